@@ -1,0 +1,74 @@
+"""The ``ehcp`` command line: parse arguments, call the library, write outputs.
+
+Each command group lives in its own module with a ``register(app)`` function. No logic lives
+here; a user error (:class:`forecasting.errors.EhcpError`) is printed without a traceback and
+the process exits with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+
+from forecasting.errors import EhcpError
+
+app = typer.Typer(
+    name="ehcp",
+    help="EHC needs assessment demand forecasting and capacity planning.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the toolkit's version."""
+    from forecasting import __version__
+
+    print(f"ehcp {__version__}")
+
+
+def _register_all() -> None:
+    # Imported here, not at module level, so `ehcp --help` stays fast and a broken optional
+    # command group cannot stop the others from loading.
+    from forecasting.cli import cases, data, forecast, run, simulate
+
+    for module in (data, cases, forecast, simulate, run):
+        module.register(app)
+
+
+_register_all()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the exit status (0 ok, 1 usage error, 2 user-input error).
+
+    Examples
+    --------
+    >>> main(["--help"])  # doctest: +ELLIPSIS
+    Usage: ...
+    0
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=args, prog_name="ehcp", standalone_mode=False)
+    except EhcpError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
+    except click.exceptions.Exit as exit_:
+        return int(exit_.exit_code or 0)
+    except click.ClickException as err:
+        err.show(file=sys.stderr)
+        return err.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
