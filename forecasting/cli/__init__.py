@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from forecasting.errors import EhcpError
@@ -22,6 +21,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """EHC needs assessment demand forecasting and capacity planning."""
 
 
 @app.command()
@@ -55,20 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, prog_name="ehcp", standalone_mode=False)
+        # Standalone mode lets typer print usage errors and --help itself; it ends with
+        # SystemExit, which we turn into a return value so tests can call main() directly.
+        app(args=args, prog_name="ehcp", standalone_mode=True)
     except EhcpError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        return 130
-    except click.exceptions.Exit as exit_:
-        return int(exit_.exit_code or 0)
-    except click.ClickException as err:
-        err.show(file=sys.stderr)
-        return err.exit_code
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     return 0
-
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
