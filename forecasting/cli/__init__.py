@@ -53,8 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["--help"])  # doctest: +ELLIPSIS
-    Usage: ...
+    >>> main(["version"])  # doctest: +ELLIPSIS
+    ehcp ...
     0
     """
     args = list(sys.argv[1:] if argv is None else argv)
