@@ -1,0 +1,234 @@
+"""The public forecasting functions: ``forecast``, ``cross_validation`` and ``simulate``.
+
+All take and return long DataFrames (``unique_id, ds, y`` in). A series too short for the
+requested model is forecast by the model's named fallback (e.g. ``drift`` -> ``naive``) and the
+``model`` column of :func:`forecast` says which model produced each row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import EhcpError
+from forecasting.models import get_model
+from forecasting.models.base import (
+    Forecaster,
+    interval_columns,
+    validate_h,
+    validate_levels,
+    validate_panel,
+)
+
+__all__ = ["cross_validation", "fit_with_fallback", "forecast", "simulate"]
+
+ModelSpec = str | Forecaster
+
+
+def _make(model: ModelSpec) -> Forecaster:
+    if isinstance(model, Forecaster):
+        return type(model)(**model.get_params())
+    return get_model(model)
+
+
+def _name(model: ModelSpec) -> str:
+    return model if isinstance(model, str) else model.name
+
+
+def fit_with_fallback(df: pd.DataFrame, model: ModelSpec) -> list[tuple[str, Forecaster]]:
+    """Fit ``model`` to the series long enough for it, and its fallbacks to the rest.
+
+    Returns ``(name, fitted model)`` pairs that between them cover every series once.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"unique_id": ["a", "a", "b"], "ds": [2023, 2024, 2024],
+    ...                    "y": [10.0, 12.0, 5.0]})
+    >>> [name for name, _ in fit_with_fallback(df, "drift")]
+    ['drift', 'naive']
+    """
+    data = validate_panel(df)
+    lengths = data.groupby("unique_id", sort=False)["ds"].size()
+    fitted: list[tuple[str, Forecaster]] = []
+    remaining = lengths
+    current: ModelSpec | None = model
+    while len(remaining) and current is not None:
+        est = _make(current)
+        ok = remaining[remaining >= est.min_length].index
+        if len(ok):
+            fitted.append((_name(current), est.fit(data[data["unique_id"].isin(ok)])))
+        remaining = remaining[remaining < est.min_length]
+        current = est.fallback
+    if len(remaining):
+        raise EhcpError(f"series '{remaining.index[0]}' is too short for every fallback",
+                        field="y", fix="supply at least one observation per series")
+    return fitted
+
+
+def forecast(df: pd.DataFrame, h: int, level: Sequence[int] = (80, 95),
+             model: ModelSpec = "auto") -> pd.DataFrame:
+    """Forecast every series ``h`` periods ahead with prediction intervals.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Long history ``unique_id, ds, y`` (``ds`` int years or monthly dates); one measure.
+    h : int
+        Periods ahead, at least 1.
+    level : sequence of int
+        Interval levels in percent.
+    model : str or Forecaster
+        A registry name (see ``forecasting.models.MODEL_NAMES``) or an unfitted model.
+        ``"auto"`` is the backtest-weighted ensemble.
+
+    Returns
+    -------
+    DataFrame
+        ``unique_id, ds, yhat, lo_<l>, hi_<l>... , model``; counts are never negative and the
+        ``model`` column names the model that produced the row (fallbacks are visible).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"unique_id": "Leeds", "ds": range(2016, 2025),
+    ...                    "y": [636, 830, 1179, 953, 786, 803, 1284, 1497, 2313]})
+    >>> fc = forecast(df, h=2, model="log_drift")
+    >>> list(fc.columns)
+    ['unique_id', 'ds', 'yhat', 'lo_80', 'hi_80', 'lo_95', 'hi_95', 'model']
+    >>> fc["ds"].tolist(), bool((fc["hi_95"] > fc["hi_80"]).all())
+    ([2025, 2026], True)
+    """
+    h, levels = validate_h(h), validate_levels(level)
+    frames = []
+    for name, est in fit_with_fallback(df, model):
+        frames.append(est.predict(h, levels).assign(model=name))
+    out = pd.concat(frames, ignore_index=True)
+    order = validate_panel(df)["unique_id"].unique()
+    out["_o"] = out["unique_id"].map({u: i for i, u in enumerate(order)})
+    out = out.sort_values(["_o", "ds"], kind="stable").drop(columns="_o")
+    return out.reset_index(drop=True)
+
+
+def simulate(df: pd.DataFrame, h: int, n_paths: int = 1000, seed: int | None = 0,
+             model: ModelSpec = "auto") -> pd.DataFrame:
+    """Joint sample paths of future values: ``unique_id, ds, sample_id, y`` (never negative).
+
+    Each ``sample_id`` is one coherent future across the ``h`` periods (the capacity
+    simulator's demand input). The same ``seed`` gives identical paths.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"unique_id": "a", "ds": [2021, 2022, 2023, 2024],
+    ...                    "y": [100.0, 110.0, 125.0, 130.0]})
+    >>> paths = simulate(df, h=3, n_paths=50, seed=1, model="drift")
+    >>> paths.shape, paths["sample_id"].nunique()
+    ((150, 4), 50)
+    """
+    h = validate_h(h)
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _, est in fit_with_fallback(df, model):
+        sub_seed = int(rng.integers(2**32))
+        frames.append(est.simulate(h, n_paths, seed=sub_seed))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _cv_task(df: pd.DataFrame, model: ModelSpec, cutoff: Any, h: int,
+             level: tuple[int, ...]) -> tuple[pd.DataFrame, float]:
+    start = time.perf_counter()
+    train = df[df["ds"] <= cutoff]
+    name = _name(model)
+    frames = []
+    for _, est in fit_with_fallback(train, model):
+        frames.append(est.predict(h, level or (80,)))
+    fc = pd.concat(frames, ignore_index=True)
+    keep = {"yhat": name}
+    for lv in level:
+        keep[f"lo_{lv}"] = f"{name}-lo-{lv}"
+        keep[f"hi_{lv}"] = f"{name}-hi-{lv}"
+    fc = fc[["unique_id", "ds", *keep]].rename(columns=keep).assign(cutoff=cutoff)
+    return fc, time.perf_counter() - start
+
+
+def cross_validation(df: pd.DataFrame, h: int, n_windows: int = 3,
+                     models: Sequence[ModelSpec] = ("naive", "drift", "log_drift"),
+                     *, step: int = 1, cutoffs: Sequence[Any] | None = None,
+                     level: Sequence[int] = (), n_jobs: int = 1) -> pd.DataFrame:
+    """Rolling-origin backtest: refit each model at each cutoff and forecast ``h`` ahead.
+
+    By default the ``n_windows`` cutoffs are the latest ones, ``step`` periods apart, whose
+    ``h`` periods ahead are all observed. Pass ``cutoffs`` to choose them; a forecast whose
+    target is not observed is then left out (so late cutoffs score fewer horizons).
+
+    Returns
+    -------
+    DataFrame
+        ``unique_id, ds, cutoff, y`` and one column per model (named as the model), plus
+        ``<model>-lo-<l>`` / ``<model>-hi-<l>`` for each ``level``. Seconds spent per model
+        are in ``result.attrs["seconds"]``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"unique_id": "a", "ds": range(2015, 2025),
+    ...                    "y": [10.0, 12, 13, 15, 16, 18, 19, 21, 22, 24]})
+    >>> cv = cross_validation(df, h=2, n_windows=2, models=["naive", "drift"])
+    >>> cv[["ds", "cutoff"]].to_numpy().tolist()
+    [[2022, 2021], [2023, 2021], [2023, 2022], [2024, 2022]]
+    >>> cv["naive"].tolist()
+    [19.0, 19.0, 21.0, 21.0]
+    """
+    h, levels = validate_h(h), validate_levels(level) if len(level) else ()
+    data = validate_panel(df)
+    if not models:
+        raise EhcpError("no models to cross-validate", field="models", fix="e.g. models=['drift']")
+    names = [_name(m) for m in models]
+    if len(set(names)) != len(names):
+        raise EhcpError("a model is listed twice", field="models", fix="list each model once")
+    for m in models:
+        if isinstance(m, str):
+            get_model(m)  # fail fast on an unknown name, before any fitting
+    periods = np.sort(data["ds"].unique())
+    if cutoffs is None:
+        if isinstance(n_windows, bool) or not isinstance(n_windows, int) or n_windows < 1:
+            raise EhcpError(f"n_windows must be a whole number >= 1, got {n_windows!r}",
+                            field="n_windows", fix="e.g. n_windows=3")
+        last = len(periods) - 1 - h
+        idx = [last - step * k for k in range(n_windows)][::-1]
+        if idx[0] < 0:
+            raise EhcpError(f"{n_windows} windows of {h} periods (step {step}) need more than "
+                            f"{len(periods)} periods of history", field="n_windows",
+                            fix="use fewer windows or a shorter horizon")
+        cutoffs = [periods[i] for i in idx]
+    tasks = [(m, c) for m in models for c in cutoffs]
+    if n_jobs > 1:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            futures = [pool.submit(_cv_task, data, m, c, h, levels) for m, c in tasks]
+            results = [f.result() for f in futures]
+    else:
+        results = [_cv_task(data, m, c, h, levels) for m, c in tasks]
+    seconds: dict[str, float] = dict.fromkeys(names, 0.0)
+    merged: pd.DataFrame | None = None
+    for name in names:
+        parts = [fc for (m, _), (fc, _) in zip(tasks, results, strict=True) if _name(m) == name]
+        seconds[name] += sum(s for (m, _), (_, s) in zip(tasks, results, strict=True)
+                             if _name(m) == name)
+        block = pd.concat(parts, ignore_index=True)
+        merged = block if merged is None else merged.merge(block, on=["unique_id", "ds", "cutoff"],
+                                                           how="outer")
+    assert merged is not None
+    out = merged.merge(data[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
+    cols = ["unique_id", "ds", "cutoff", "y"]
+    out = out[cols + [c for c in out.columns if c not in cols]]
+    out = out.sort_values(["unique_id", "cutoff", "ds"], kind="stable").reset_index(drop=True)
+    out.attrs["seconds"] = seconds
+    return out
+
+
+def interval_names(model: str, level: Sequence[int]) -> list[str]:
+    """Cross-validation interval column names for one model."""
+    return [c.replace("lo_", f"{model}-lo-").replace("hi_", f"{model}-hi-")
+            for c in interval_columns(level)]
