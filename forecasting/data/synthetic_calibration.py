@@ -1,0 +1,208 @@
+"""What a synthetic extract is calibrated to: :class:`Calibration`, from figures or the SEN2 panel."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.caselevel_schema import NEED_CODES
+from forecasting.errors import EhcpError
+
+__all__ = ["DEFAULT_NEED_MIX", "Calibration", "calibration_from_panel"]
+
+#: Share of new EHC plans by primary need, England, calendar 2024 (DfE SEN2 2025 release,
+#: ``sen_need_newplans.csv``, percent columns; "need unknown" 1.9% left out).
+DEFAULT_NEED_MIX: dict[str, float] = {
+    "ASD": 0.275, "SEMH": 0.263, "SLCN": 0.277, "MLD": 0.075, "SpLD": 0.023, "SLD": 0.013,
+    "PMLD": 0.006, "PD": 0.023, "HI": 0.007, "VI": 0.005, "MSI": 0.002, "OTH": 0.012,
+}
+@dataclass(frozen=True)
+class Calibration:
+    """The SEN2 figures a synthetic extract is made to match.
+
+    Parameters
+    ----------
+    la : str
+        Local authority name.
+    requests_per_year : mapping of int to float
+        Requests for an EHC needs assessment by calendar year. Years outside the mapping use
+        the nearest year's figure.
+    refusal_rate : float
+        Share of requests refused (decision not to assess), 0-1.
+    not_issued_rate : float
+        Share of completed assessments that end in a decision not to issue a plan, 0-1.
+    pct_within_20wk : float
+        Percent of plans issued within 20 weeks, excluding exceptions (0-100).
+    withdrawn_rate : float
+        Share of requests withdrawn before a decision.
+    exception_rate : float
+        Share of assessments where an exception to the 20-week limit applies.
+    need_mix : mapping of str to float
+        Share of requests by DfE primary-need code (normalised to sum 1).
+    source : str
+        Where the figures came from (written to the sidecar).
+
+    Examples
+    --------
+    >>> cal = Calibration("Testshire", {2024: 1200}, refusal_rate=0.2, not_issued_rate=0.02,
+    ...                   pct_within_20wk=50.0)
+    >>> cal.volume(2026)
+    1200.0
+    """
+
+    la: str
+    requests_per_year: Mapping[int, float]
+    refusal_rate: float
+    not_issued_rate: float
+    pct_within_20wk: float
+    withdrawn_rate: float = 0.01
+    exception_rate: float = 0.03
+    need_mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_NEED_MIX))
+    source: str = "typed in by hand"
+
+    def __post_init__(self) -> None:
+        if not self.requests_per_year:
+            raise EhcpError("no yearly request volumes", field="requests_per_year",
+                            fix="give at least one year's requests")
+        for year, n in self.requests_per_year.items():
+            if not np.isfinite(n) or n < 0:
+                raise EhcpError(f"requests for {year} must be a count >= 0, got {n}",
+                                field="requests_per_year", fix="correct the figure")
+        for name in ("refusal_rate", "not_issued_rate", "withdrawn_rate", "exception_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise EhcpError(f"{name} must be a share from 0 to 1, got {value}", field=name,
+                                fix="give a share such as 0.2 for 20%")
+        if self.refusal_rate + self.withdrawn_rate >= 1.0:
+            raise EhcpError("refusal_rate + withdrawn_rate leave no assessments",
+                            field="refusal_rate", fix="check the two rates")
+        if not 0.0 <= self.pct_within_20wk <= 100.0:
+            raise EhcpError(f"pct_within_20wk must be a percent 0-100, got {self.pct_within_20wk}",
+                            field="pct_within_20wk", fix="give e.g. 49.2 for 49.2%")
+        unknown = sorted(set(self.need_mix) - set(NEED_CODES))
+        if unknown or sum(self.need_mix.values()) <= 0:
+            raise EhcpError(f"need_mix has unknown codes {unknown} or sums to 0",
+                            field="need_mix", fix=f"use the codes {', '.join(NEED_CODES)}")
+
+    def volume(self, year: int) -> float:
+        """Requests in ``year`` (the nearest calibrated year's figure outside the range)."""
+        years = sorted(self.requests_per_year)
+        nearest = min(years, key=lambda y: (abs(y - year), -y))
+        return float(self.requests_per_year[nearest])
+
+
+
+_NEEDED = ("requests_received", "requests_refused", "plans_issued_den", "plans_within_20wk")
+
+
+def _la_rows(panel: pd.DataFrame, la: str) -> tuple[str, pd.DataFrame]:
+    missing = [c for c in ("name", "measure", "breakdown", "ds", "y") if c not in panel.columns]
+    if missing:
+        raise EhcpError(f"the SEN2 panel lacks columns {missing}", field="panel",
+                        fix="pass the frame from forecasting.data.load_panel()")
+    names = panel["name"].astype("str")
+    hit = names.str.casefold() == la.strip().casefold()
+    if "level" in panel.columns and hit.any():
+        # "Leeds" is an LA; keep to LA rows when the same name exists at another level.
+        la_level = panel["level"].astype("str").str.lower().str.contains("local")
+        hit = hit & la_level if (hit & la_level).any() else hit
+    if not hit.any():
+        choices = sorted(set(names))
+        close = difflib.get_close_matches(la, choices, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "check the spelling"
+        raise EhcpError(f"no local authority called '{la}' in the SEN2 panel", field="la",
+                        fix=hint)
+    return str(names[hit].iloc[0]), panel[hit]
+
+
+def _usable(rows: pd.DataFrame, measure: str) -> pd.Series:
+    """Yearly totals for ``measure``, leaving out missing and flagged (suspect) values."""
+    sel = rows[(rows["measure"] == measure) & (rows["breakdown"] == "all")]
+    ok = sel["y"].notna()
+    if "flag" in sel.columns:
+        ok &= sel["flag"].fillna("").astype("str") == ""
+    out = sel[ok].groupby("ds")["y"].sum()
+    out.index = out.index.astype(int)
+    return out.astype(float)
+
+
+def _need_mix(rows: pd.DataFrame, years: list[int]) -> dict[str, float] | None:
+    sel = rows[(rows["measure"] == "new_plans")
+               & rows["breakdown"].astype("str").str.startswith("need:")
+               & rows["ds"].astype(int).isin(years) & rows["y"].notna()]
+    if "flag" in sel.columns:
+        sel = sel[sel["flag"].fillna("").astype("str") == ""]
+    if sel.empty:
+        return None
+    totals = sel.groupby(sel["breakdown"].astype("str").str.removeprefix("need:"))["y"].sum()
+    lookup = {c.upper(): c for c in NEED_CODES}
+    mix = {lookup[str(k).upper()]: float(v) for k, v in totals.items()
+           if str(k).upper() in lookup}
+    return mix if sum(mix.values()) > 0 else None
+
+
+def calibration_from_panel(panel: pd.DataFrame, la: str, *, n_years: int = 3) -> Calibration:
+    """Calibrate to an LA's SEN2 totals in the long panel from ``forecasting.data.load_panel``.
+
+    Rates (refusal, not issued, % within 20 weeks) pool the last ``n_years`` calendar years
+    in which requests, refusals, plans issued and plans within 20 weeks are all present and
+    unflagged; request volumes keep every usable year. Values with a non-empty ``flag`` (e.g.
+    DfE codes, or Leeds's implausible 2022 new-plans figure) are never used.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        Long SEN2 panel: ``name, level, measure, breakdown, ds, y, flag`` (``breakdown``
+        ``"all"`` for totals, ``ds`` the calendar year).
+    la : str
+        Local authority name (case-insensitive).
+    n_years : int
+        How many of the latest complete years to pool for the rates.
+
+    Examples
+    --------
+    >>> rows = [("Leeds", "Local authority", m, "all", yr, v, "")
+    ...         for yr, vals in {2023: (1500, 300, 900, 90, 30), 2024: (2300, 350, 700, 70, 10)}.items()
+    ...         for m, v in zip(("requests_received", "requests_refused", "plans_issued_den",
+    ...                          "plans_within_20wk", "assessed_not_issued"), vals)]
+    >>> panel = pd.DataFrame(rows, columns=["name", "level", "measure", "breakdown", "ds", "y", "flag"])
+    >>> cal = calibration_from_panel(panel, "leeds")
+    >>> cal.la, cal.requests_per_year[2024], round(cal.refusal_rate, 4), cal.pct_within_20wk
+    ('Leeds', 2300.0, 0.1711, 10.0)
+    """
+    name, rows = _la_rows(panel, la)
+    series = {m: _usable(rows, m) for m in (*_NEEDED, "assessed_not_issued")}
+    complete = sorted(set.intersection(*(set(series[m].index) for m in _NEEDED)))
+    if not complete:
+        raise EhcpError(f"the SEN2 panel has no year with requests, refusals and 20-week "
+                        f"timeliness all reported for {name}", field="la",
+                        fix="choose another LA or give the figures with Calibration(...)")
+    years = complete[-n_years:]
+    req = series["requests_received"]
+    den = series["plans_issued_den"].loc[years].sum()
+    not_issued = series["assessed_not_issued"]
+    ni_years = [y for y in years if y in not_issued.index]
+    not_issued_rate = (
+        float(not_issued.loc[ni_years].sum()
+              / (not_issued.loc[ni_years].sum() + series["plans_issued_den"].loc[ni_years].sum()))
+        if ni_years else 0.03
+    )
+    kwargs = {}
+    mix = _need_mix(rows, years)
+    if mix:
+        kwargs["need_mix"] = mix
+    return Calibration(
+        la=name,
+        requests_per_year={int(str(y)): float(v) for y, v in req.items()},
+        refusal_rate=float(series["requests_refused"].loc[years].sum() / req.loc[years].sum()),
+        not_issued_rate=not_issued_rate,
+        pct_within_20wk=float(100.0 * series["plans_within_20wk"].loc[years].sum() / den)
+        if den > 0 else 50.0,
+        source=f"DfE SEN2 via forecasting.data.load_panel: {name}, rates pooled over "
+               f"{years[0]}-{years[-1]}, requests {min(req.index)}-{max(req.index)}",
+        **kwargs,  # type: ignore[arg-type]
+    )
