@@ -1,0 +1,370 @@
+"""Demand -> cases: annual demand paths become dated requests and annual reviews per path.
+
+Requests for assessment come from annual demand sample paths (``unique_id, ds, sample_id, y``,
+the forecasting engine's ``simulate()`` output for ``requests_received``) or from the config's
+fixed annual volumes. Within each calendar year they are spread over the days by the monthly
+(term-time) seasonality: a Poisson process thinned by the day's weight for fixed volumes, or the
+path's annual count scattered by the same weights for forecast paths. Each request draws a
+complexity group (work multiplier) and whether it will be an exception (excluded from the
+headline % within 20 weeks).
+
+Annual reviews come from the stock of plans at the start (anniversaries spread over the year;
+plans cease at the configured rate) and from new plans, which are reviewed a year after they
+are due to be issued. Which requests become plans for this purpose is drawn here, independently
+of the simulated routing, so the review workload does not depend on staffing (common random
+numbers across scenarios); in expectation it matches the routing probabilities.
+
+Every path's cases depend only on ``(seed, path)``, never on staffing or on the number of paths.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from forecasting.capacity.config import CapacityConfig
+from forecasting.capacity.ehcp import CLASS_NEW, CLASS_REVIEW, STAGES
+from forecasting.capacity.engine import Arrivals
+from forecasting.errors import EhcpError, EhcpWarning
+
+__all__ = [
+    "ORIGINS",
+    "CaseArrays",
+    "DemandPaths",
+    "day_weights",
+    "demand_paths_from_frame",
+    "path_rng",
+    "path_cases",
+]
+
+#: Where a case comes from (the ``origin`` code of :class:`CaseArrays`).
+ORIGINS = ("request", "open_at_start", "stock_review", "new_plan_review", "review_overdue_at_start")
+DEMAND_COLUMNS = ("unique_id", "ds", "sample_id", "y")
+
+# Stream purposes: each kind of random draw has its own stream per path.
+_ARRIVALS, _STOCK, _INITIAL = 1, 2, 3
+
+
+def path_rng(seed: int, path: int, purpose: int) -> np.random.Generator:
+    """The random stream for one purpose of one path: a function of (seed, path, purpose) only.
+
+    Examples
+    --------
+    >>> float(path_rng(1, 5, 1).random()) == float(path_rng(1, 5, 1).random())
+    True
+    """
+    return np.random.default_rng([seed, path, purpose])
+
+
+@dataclass(frozen=True)
+class DemandPaths:
+    """Annual demand per path: ``requests[path, k]`` for calendar year ``years[k]``."""
+
+    years: tuple[int, ...]
+    requests: np.ndarray
+    stock_start: np.ndarray | None
+    from_forecast: bool
+
+
+@dataclass(frozen=True)
+class CaseArrays:
+    """The cases of one path (engine inputs plus what the outputs need)."""
+
+    time: np.ndarray
+    stage: np.ndarray
+    case_class: np.ndarray
+    work_multiplier: np.ndarray
+    deadline: np.ndarray
+    complexity: np.ndarray
+    exception: np.ndarray
+    origin: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.time.shape[0])
+
+    @staticmethod
+    def concat(parts: list[CaseArrays]) -> CaseArrays:
+        return CaseArrays(*(np.concatenate([getattr(p, f) for p in parts])
+                            for f in CaseArrays.__dataclass_fields__))
+
+    @staticmethod
+    def to_arrivals(paths: list[CaseArrays]) -> Arrivals:
+        """Stack paths into the engine's CSR :class:`Arrivals`."""
+        offsets = np.concatenate([[0], np.cumsum([p.n for p in paths])])
+        return Arrivals.from_arrays(
+            offsets,
+            time=np.concatenate([p.time for p in paths]),
+            stage=np.concatenate([p.stage for p in paths]),
+            case_class=np.concatenate([p.case_class for p in paths]),
+            work_multiplier=np.concatenate([p.work_multiplier for p in paths]),
+            deadline=np.concatenate([p.deadline for p in paths]),
+        )
+
+
+def _years_of(start: date, n_days: int) -> list[int]:
+    end = start + timedelta(days=n_days - 1)
+    return list(range(start.year, end.year + 1))
+
+
+def day_weights(start: date, n_days: int, seasonality: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Each simulated day's calendar year and its share of that whole year's requests.
+
+    Returns ``(year_of_day, share)``; ``share`` sums to the fraction of each calendar year that
+    falls inside the window (1 for a whole year).
+
+    Examples
+    --------
+    >>> y, s = day_weights(date(2025, 1, 1), 365, (1.0,) * 12)
+    >>> int(y[0]), round(float(s.sum()), 6)
+    (2025, 1.0)
+    """
+    out_year = np.empty(n_days, dtype=np.int64)
+    share = np.empty(n_days, dtype=np.float64)
+    w = np.asarray(seasonality, dtype=np.float64)
+    for year in _years_of(start, n_days):
+        days = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
+        weights = w[days.month.to_numpy() - 1]
+        total = weights.sum()
+        first = (date(year, 1, 1) - start).days
+        lo, hi = max(first, 0), min(first + len(days), n_days)
+        out_year[lo:hi] = year
+        share[lo:hi] = weights[lo - first : hi - first] / total if total > 0 else 0.0
+    return out_year, share
+
+
+def demand_paths_from_frame(
+    frame: pd.DataFrame | None, config: CapacityConfig, n_paths: int
+) -> DemandPaths:
+    """Check demand sample paths and lay them out per simulation path and calendar year.
+
+    ``frame`` holds the forecasting engine's ``simulate()`` output (``unique_id, ds, sample_id,
+    y``; ``ds`` an int year or a date) for ``requests_received``; an optional ``measure`` column
+    may also carry ``stock_plans`` paths (January stock: the first simulated year's value sets
+    the starting stock). ``None`` uses the config's fixed volumes. Years before the first
+    forecast year take the first year's values; years after the last are an error.
+
+    Examples
+    --------
+    >>> from forecasting.capacity.config import capacity_config
+    >>> pool = {"fte": [{"date": "2025-01-01", "fte": 1}]}
+    >>> cfg = capacity_config({"staff": {"ep": pool, "caseworker": pool},
+    ...                        "simulation": {"start": "2025-01-01", "years": 1}})
+    >>> df = pd.DataFrame({"unique_id": "E08000035", "ds": [2025, 2025], "sample_id": [0, 1],
+    ...                    "y": [100.0, 120.0]})
+    >>> demand_paths_from_frame(df, cfg, 2).requests[:, 0].tolist()
+    [100.0, 120.0]
+    """
+    sim = config.simulation
+    years = tuple(_years_of(sim.start, sim.horizon_days))
+    if frame is None:
+        req = np.array([[config.demand.requests_in(y) for y in years]] * n_paths, dtype=float)
+        return DemandPaths(years, req.reshape(n_paths, len(years)), None, False)
+    if not isinstance(frame, pd.DataFrame):
+        raise EhcpError(f"demand paths must be a DataFrame, got {type(frame).__name__}",
+                        field="demand_paths")
+    missing = [c for c in DEMAND_COLUMNS if c not in frame.columns]
+    if missing:
+        raise EhcpError(f"demand paths lack column(s) {', '.join(missing)}",
+                        field="demand_paths",
+                        fix="pass forecasting.simulate() output: unique_id, ds, sample_id, y")
+    df = frame
+    stock: np.ndarray | None = None
+    if "measure" in df.columns:
+        measures = set(df["measure"].astype(str))
+        unknown = measures - {"requests_received", "stock_plans"}
+        if unknown:
+            raise EhcpError(f"unknown measure(s) {sorted(unknown)} in demand paths",
+                            field="demand_paths.measure",
+                            fix="give requests_received (and optionally stock_plans) paths")
+        if "stock_plans" in measures:
+            stock = _pivot(df[df["measure"].astype(str) == "stock_plans"], years[:1], n_paths,
+                           "stock_plans")[:, 0]
+        df = df[df["measure"].astype(str) == "requests_received"]
+        if df.empty:
+            raise EhcpError("no requests_received rows in demand paths",
+                            field="demand_paths.measure")
+    if df["unique_id"].nunique() != 1:
+        raise EhcpError(f"demand paths hold {df['unique_id'].nunique()} series; expected one LA",
+                        field="demand_paths.unique_id", fix="filter to one unique_id")
+    req = _pivot(df, years, n_paths, "requests_received")
+    return DemandPaths(years, req, stock, True)
+
+
+def _pivot(df: pd.DataFrame, years: tuple[int, ...], n_paths: int, measure: str) -> np.ndarray:
+    y = pd.to_numeric(df["y"], errors="coerce")
+    if y.isna().any() or (y < 0).any() or not np.isfinite(y.to_numpy(dtype=float)).all():
+        raise EhcpError(f"{measure} paths have missing, negative or infinite values",
+                        field="demand_paths.y", fix="paths must be counts >= 0")
+    ds = df["ds"]
+    if pd.api.types.is_datetime64_any_dtype(ds):
+        year = ds.dt.year.astype(int)
+    else:
+        year = pd.to_numeric(ds, errors="coerce")
+        if year.isna().any() or (year % 1 != 0).any():
+            raise EhcpError("ds must be a whole calendar year or a date",
+                            field="demand_paths.ds")
+        year = year.astype(int)
+    table = pd.DataFrame({"sample_id": df["sample_id"].to_numpy(), "year": year.to_numpy(),
+                          "y": y.to_numpy(dtype=float)})
+    if table.duplicated(["sample_id", "year"]).any():
+        raise EhcpError(f"{measure} paths repeat a (sample_id, ds) pair",
+                        field="demand_paths", fix="give one value per sample path and year")
+    wide = table.pivot(index="sample_id", columns="year", values="y").sort_index()
+    if wide.isna().any().any():
+        raise EhcpError(f"{measure} paths do not all cover the same years",
+                        field="demand_paths.ds")
+    have = [int(c) for c in wide.columns]
+    if max(years) > max(have):
+        raise EhcpError(f"{measure} paths cover {min(have)}-{max(have)}; the simulation runs "
+                        f"to {max(years)}", field="demand_paths.ds",
+                        fix="forecast further ahead or shorten simulation.years")
+    cols = [y if y in have else (min(have) if y < min(have) else y) for y in years]
+    values = wide[cols].to_numpy(dtype=float)
+    if values.shape[0] < n_paths:
+        warnings.warn(f"{values.shape[0]} {measure} sample paths for {n_paths} simulation paths: "
+                      "reusing them in turn", EhcpWarning, stacklevel=3)
+    return values[np.arange(n_paths) % values.shape[0]]
+
+
+def _repeat_times(first: np.ndarray, interval: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All ``first + k * interval < end`` (k >= 0), and the index of the item each came from."""
+    k = np.where(first < end, np.ceil((end - first) / interval), 0).astype(np.int64)
+    idx = np.repeat(np.arange(first.shape[0]), k)
+    starts = np.cumsum(k) - k
+    step = np.arange(idx.shape[0]) - np.repeat(starts, k)
+    return first[idx] + step * interval[idx], idx
+
+
+def _next_phase_deadline(t: np.ndarray, start: date, month_day: str) -> np.ndarray:
+    month, day = (int(x) for x in month_day.split("-"))
+    candidates = np.array([(date(y, month, day) - start).days
+                           for y in range(start.year - 1, start.year + 13)], dtype=float)
+    pos = np.searchsorted(candidates, t, side="right")
+    return candidates[np.minimum(pos, candidates.shape[0] - 1)]
+
+
+def path_cases(
+    config: CapacityConfig,
+    demand: DemandPaths,
+    path: int,
+    seed: int,
+    weights: tuple[np.ndarray, np.ndarray],
+    initial: CaseArrays | None = None,
+) -> CaseArrays:
+    """All cases of one path: requests, open cases at the start, annual reviews.
+
+    Parameters
+    ----------
+    config : CapacityConfig
+    demand : DemandPaths
+        Annual demand per path (see :func:`demand_paths_from_frame`).
+    path : int
+        Global path index (selects the demand row and the random streams).
+    seed : int
+    weights : (year_of_day, share)
+        From :func:`day_weights` (computed once for all paths).
+    initial : CaseArrays, optional
+        The open caseload at the start (see :mod:`forecasting.capacity.initial`).
+
+    Examples
+    --------
+    >>> from forecasting.capacity.config import capacity_config
+    >>> pool = {"fte": [{"date": "2025-01-01", "fte": 1}]}
+    >>> cfg = capacity_config({"staff": {"ep": pool, "caseworker": pool},
+    ...     "simulation": {"start": "2025-01-01", "years": 1},
+    ...     "demand": {"requests_per_year": 50, "stock": {"plans_at_start": 10}}})
+    >>> d = demand_paths_from_frame(None, cfg, 1)
+    >>> c = path_cases(cfg, d, 0, 1, day_weights(cfg.simulation.start, 365, cfg.demand.seasonality))
+    >>> bool((c.time < 365).all()), sorted(set(c.origin.tolist())) <= [0, 2, 3]
+    (True, True)
+    """
+    sim, pipe, dem = config.simulation, config.pipeline, config.demand
+    horizon = float(sim.horizon_days)
+    year_of_day, share = weights
+    rng = path_rng(seed, path, _ARRIVALS)
+    row = path % demand.requests.shape[0]
+
+    # Requests, year by year over the window.
+    times = []
+    for k, year in enumerate(demand.years):
+        in_year = np.flatnonzero(year_of_day == year)
+        if in_year.size == 0:
+            continue
+        w = share[in_year]
+        frac = float(w.sum())
+        annual = float(demand.requests[row, k])
+        if demand.from_forecast:
+            n = rng.binomial(round(annual), min(frac, 1.0))
+        else:
+            n = rng.poisson(annual * frac)
+        if n == 0 or frac <= 0:
+            continue
+        cdf = np.cumsum(w) / frac
+        pick = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), in_year.size - 1)
+        times.append(in_year[pick] + rng.random(n))
+    t = np.sort(np.concatenate(times)) if times else np.zeros(0)
+    n_req = t.shape[0]
+    groups = pipe.complexity
+    cum = np.cumsum([g.share for g in groups])
+    mult = np.array([g.work_multiplier for g in groups])
+    cx = np.minimum(np.searchsorted(cum / cum[-1], rng.random(n_req), side="right"),
+                    len(groups) - 1)
+    exception = np.asarray(rng.random(n_req) < pipe.p_exception)
+    becomes_plan = rng.random(n_req) < (1.0 - pipe.p_refused) * (1.0 - pipe.p_not_issued)
+    final_days = pipe.milestones_weeks.final * 7.0
+    requests = CaseArrays(
+        time=t, stage=np.full(n_req, STAGES.index("decision"), np.int64),
+        case_class=np.full(n_req, CLASS_NEW, np.int64), work_multiplier=mult[cx],
+        deadline=t + final_days, complexity=cx.astype(np.int64), exception=exception,
+        origin=np.zeros(n_req, np.int64),
+    )
+
+    # Reviews of the stock at the start and of new plans.
+    rules = pipe.reviews
+    srng = path_rng(seed, path, _STOCK)
+    stock = demand.stock_start[row] if demand.stock_start is not None else dem.stock.plans_at_start
+    n_stock = int(srng.poisson(stock)) if demand.stock_start is None else round(stock)
+    year_days = 365.25
+    hazard = -np.log1p(-min(dem.stock.cessation_rate_per_year, 1 - 1e-12)) / year_days
+
+    def interval(n: int) -> np.ndarray:
+        under5 = srng.random(n) < rules.under5_share
+        months = np.where(under5, rules.under5_interval_months, rules.interval_months)
+        return months * year_days / 12.0
+
+    iv_stock = interval(n_stock)
+    first_stock = srng.random(n_stock) * iv_stock
+    end_stock = np.minimum(srng.exponential(1.0, n_stock) / max(hazard, 1e-300), horizon)
+    rt1, _ = _repeat_times(first_stock, iv_stock, end_stock)
+    plan_idx = np.flatnonzero(becomes_plan)
+    iv_new = interval(plan_idx.size)
+    issue = t[plan_idx] + final_days
+    end_new = np.minimum(issue + srng.exponential(1.0, plan_idx.size) / max(hazard, 1e-300),
+                         horizon)
+    rt2, _ = _repeat_times(issue + iv_new, iv_new, end_new)
+    rt = np.concatenate([rt1, rt2])
+    origin = np.concatenate([np.full(rt1.size, 2), np.full(rt2.size, 3)]).astype(np.int64)
+    deadline = rt + rules.decision_weeks * 7.0
+    phase = srng.random(rt.size) < rules.phase_transfer_share
+    if phase.any():
+        due = _next_phase_deadline(rt[phase], sim.start, rules.phase_transfer_deadline)
+        lead = srng.uniform(min(4.0, rules.phase_transfer_window_weeks),
+                            rules.phase_transfer_window_weeks, phase.sum()) * 7.0
+        rt[phase] = np.maximum(due - lead, rt[phase] - 365.0)
+        deadline[phase] = due
+    keep = (rt >= 0) & (rt < horizon)
+    n_rev = int(keep.sum())
+    reviews = CaseArrays(
+        time=rt[keep], stage=np.full(n_rev, STAGES.index("review"), np.int64),
+        case_class=np.full(n_rev, CLASS_REVIEW, np.int64),
+        work_multiplier=np.ones(n_rev), deadline=deadline[keep],
+        complexity=np.full(n_rev, -1, np.int64), exception=np.zeros(n_rev, bool),
+        origin=origin[keep],
+    )
+    parts = [requests] + ([initial] if initial is not None and initial.n else []) + [reviews]
+    return CaseArrays.concat(parts)
