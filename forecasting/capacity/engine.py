@@ -31,7 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecasting.capacity.network import Network
+from forecasting.capacity.distributions import path_keys
+from forecasting.capacity.engine_kernel import run_paths, sim_path
+from forecasting.capacity.network import POLICIES, Network
 from forecasting.errors import EhcpError
 
 __all__ = [
@@ -86,6 +88,14 @@ class Arrivals:
     case_class: np.ndarray
     work_multiplier: np.ndarray
     deadline: np.ndarray
+
+    def __post_init__(self) -> None:
+        # Fixed dtypes keep the compiled kernel's cache to one signature.
+        for name, dtype in (("offsets", np.int64), ("time", np.float64), ("stage", np.int64),
+                            ("case_class", np.int64), ("work_multiplier", np.float64),
+                            ("deadline", np.float64)):
+            object.__setattr__(self, name,
+                               np.ascontiguousarray(getattr(self, name), dtype=dtype))
 
     @classmethod
     def from_arrays(
@@ -300,4 +310,127 @@ def run(
     >>> res.exit_time.tolist()
     [1.0, 2.0]
     """
-    raise NotImplementedError
+    n_paths = arrivals.n_paths
+    _check_inputs(network, arrivals, capacity, horizon_days, late_edges_weeks)
+    dists, par_start, par_len = network.packed()
+    n_classes = int(arrivals.case_class.max()) + 1 if arrivals.n_cases else 1
+    class_rank = np.stack([p.class_rank(n_classes) for p in network.pools]) if network.n_pools \
+        else np.zeros((0, n_classes), np.int64)
+    policy = np.array([POLICIES[p.policy] for p in network.pools], dtype=np.int64)
+    prio = np.array([s.priority for s in network.stages], dtype=np.int64)
+    route_cum = np.cumsum(network.routing, axis=1)
+    keys = path_keys(seed, first_path, n_paths)
+    band_off = 7.0 * np.asarray(late_edges_weeks, dtype=np.float64)
+    n_weeks = int(horizon_days // 7)
+    n_s, n_e, n_q, n_b = network.n_stages, network.n_exits, network.n_pools, len(band_off) + 1
+    n = arrivals.n_cases
+    exit_time = np.empty(n, np.float64)
+    exit_code = np.empty(n, np.int64)
+    stage_h = np.empty(n, np.int64)
+    entries = np.zeros((n_paths, n_s, n_weeks), np.int32)
+    completions = np.zeros((n_paths, n_s, n_weeks), np.int32)
+    exits = np.zeros((n_paths, n_e, n_weeks), np.int32)
+    exits_late = np.zeros((n_paths, n_e, n_weeks), np.int32)
+    waiting = np.zeros((n_paths, n_s, n_weeks), np.int32)
+    in_stage = np.zeros((n_paths, n_s, n_b, n_weeks), np.int32)
+    work_hours = np.zeros((n_paths, n_q, n_weeks), np.float64)
+    visits = np.zeros(n_paths, np.int64)
+    net_args = (network.pool_of_stage(), prio, route_cum, dists.kind, dists.p1, dists.p2,
+                dists.emp_start, dists.emp_len, dists.emp, par_start, par_len, class_rank, policy,
+                float(horizon_days), band_off)
+    a = arrivals
+    run_paths(keys, a.offsets, a.time, a.stage, a.case_class, a.work_multiplier, a.deadline,
+              capacity.servers, capacity.speed, *net_args, exit_time, exit_code, stage_h,
+              entries, completions, exits, exits_late, waiting, in_stage, work_hours, visits)
+    records = None
+    if record_cases is not False:
+        if record_cases is True:
+            which = list(range(n_paths))
+        elif isinstance(record_cases, int):
+            which = [record_cases]
+        else:
+            which = list(record_cases)
+        records = _record(which, keys, a, capacity, net_args, n_s, n_e, n_q, n_b, n_weeks)
+    return SimResult(
+        network=network, horizon_days=float(horizon_days), first_path=first_path,
+        offsets=a.offsets, exit_time=exit_time, exit_code=exit_code, stage_at_horizon=stage_h,
+        entries=entries, completions=completions, exits=exits, exits_late=exits_late,
+        waiting=waiting, in_stage=in_stage, work_hours=work_hours, events=visits,
+        late_edges_weeks=tuple(float(x) for x in late_edges_weeks), records=records,
+    )
+
+
+def _record(which: list[int], keys: np.ndarray, a: Arrivals, capacity: Capacity,
+            net_args: tuple, n_s: int, n_e: int, n_q: int, n_b: int,
+            n_weeks: int) -> dict[str, np.ndarray]:
+    # Re-simulating a path gives exactly the same events (counter-based random numbers), so
+    # records are produced by a serial second pass over the chosen paths only.
+    parts = []
+    for p in which:
+        if not 0 <= p < a.n_paths:
+            raise EhcpError(f"cannot record path {p}: there are {a.n_paths} paths",
+                            field="record_cases", fix=f"use a path from 0 to {a.n_paths - 1}")
+        lo, hi = int(a.offsets[p]), int(a.offsets[p + 1])
+        cp = 0 if capacity.servers.shape[0] == 1 else p
+        m = hi - lo
+        _, rec = sim_path(
+            keys[p], a.time[lo:hi], a.stage[lo:hi], a.case_class[lo:hi],
+            a.work_multiplier[lo:hi], a.deadline[lo:hi], capacity.servers[cp], capacity.speed[cp],
+            *net_args, np.empty(m), np.empty(m, np.int64), np.empty(m, np.int64),
+            np.zeros((n_s, n_weeks), np.int32), np.zeros((n_s, n_weeks), np.int32),
+            np.zeros((n_e, n_weeks), np.int32), np.zeros((n_e, n_weeks), np.int32),
+            np.zeros((n_s, n_weeks), np.int32), np.zeros((n_s, n_b, n_weeks), np.int32),
+            np.zeros((n_q, n_weeks), np.float64), True)
+        order = np.lexsort((rec[:, 2], rec[:, 1]))
+        parts.append((p, rec[order]))
+    def col(j: int, dtype: type) -> np.ndarray:
+        if not parts:
+            return np.zeros(0, dtype)
+        return np.concatenate([r[:, j] for _, r in parts]).astype(dtype)
+    path = (np.concatenate([np.full(r.shape[0], p, np.int64) for p, r in parts])
+            if parts else np.zeros(0, np.int64))
+    return {"path": path, "case": col(1, np.int64), "stage": col(0, np.int64),
+            "arrive": col(2, np.float64), "start": col(3, np.float64),
+            "end": col(4, np.float64)}
+
+
+def _check_inputs(network: Network, arrivals: Arrivals, capacity: Capacity,
+                  horizon_days: float, late_edges_weeks: tuple[float, ...]) -> None:
+    a = arrivals
+    if not (np.isfinite(horizon_days) and horizon_days > 0):
+        raise EhcpError(f"horizon must be a positive number of days, got {horizon_days!r}",
+                        field="horizon_days", fix="give the simulated period in days")
+    if a.offsets.ndim != 1 or a.offsets.shape[0] < 2 or a.offsets[0] != 0 \
+            or a.offsets[-1] != a.n_cases or np.any(np.diff(a.offsets) < 0):
+        raise EhcpError("arrival offsets must start at 0, never decrease and end at the number "
+                        "of cases", field="arrivals.offsets", fix="build with Arrivals.from_arrays")
+    for name in ("stage", "case_class", "work_multiplier", "deadline"):
+        if getattr(a, name).shape != a.time.shape:
+            raise EhcpError(f"arrivals.{name} has {getattr(a, name).shape[0]} values for "
+                            f"{a.n_cases} cases", field=f"arrivals.{name}",
+                            fix="give one value per case")
+    if np.any(np.isnan(a.time)):
+        raise EhcpError("arrival times must not be missing", field="arrivals.time",
+                        fix="drop or date the cases with no arrival time")
+    if a.n_cases and (a.stage.min() < 0 or a.stage.max() >= network.n_stages):
+        raise EhcpError(f"entry stage out of range 0..{network.n_stages - 1}",
+                        field="arrivals.stage", fix="use an index into network.stages")
+    if a.n_cases and a.case_class.min() < 0:
+        raise EhcpError("case classes must be 0 or more", field="arrivals.case_class",
+                        fix="number the classes from 0")
+    if np.any(~np.isfinite(a.work_multiplier)) or np.any(a.work_multiplier < 0):
+        raise EhcpError("work multipliers must be finite and non-negative",
+                        field="arrivals.work_multiplier", fix="check the complexity weights")
+    if np.any(np.isnan(a.deadline)):
+        raise EhcpError("deadlines must not be missing (use inf for none)",
+                        field="arrivals.deadline", fix="give a deadline or inf")
+    shape = capacity.servers.shape
+    if shape != capacity.speed.shape or shape[1] != network.n_pools or shape[2] < 1 \
+            or shape[0] not in (1, a.n_paths):
+        raise EhcpError(f"capacity arrays have shape {shape} and {capacity.speed.shape}; "
+                        f"expected ({a.n_paths} or 1, {network.n_pools}, days >= 1)",
+                        field="capacity", fix="one row per path (or one shared), one per pool")
+    e = np.asarray(late_edges_weeks, dtype=float)
+    if e.ndim != 1 or np.any(np.diff(e) <= 0) or not np.all(np.isfinite(e)):
+        raise EhcpError("lateness band edges must be finite and increasing",
+                        field="late_edges_weeks", fix="e.g. (0, 4, 13, 26, 52)")

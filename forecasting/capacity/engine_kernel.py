@@ -1,0 +1,480 @@
+"""The compiled event loop behind :func:`forecasting.capacity.engine.run`.
+
+One path is simulated by :func:`sim_path` with a binary heap of pending events (work done,
+stage end, daily capacity check) merged with the time-sorted arrivals; each pool keeps its own
+binary heap of waiting jobs ordered by (stage priority and class rank, policy key, join order).
+No Python objects are created per event. :func:`run_paths` runs paths in parallel (``prange``).
+
+Weekly "at week end" counts are accumulated as difference arrays over each case's time in a
+stage (O(bands) per case-stage visit), so they cost nothing per week.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from forecasting.capacity.distributions import draw, stream, uniform
+
+__all__ = ["run_paths", "sim_path"]
+
+_WORK_DONE = 0
+_STAGE_END = 1
+_TICK = 2
+
+_WAITING = 1
+_SERVICE = 2
+_DELAY = 3
+_EXITED = 4
+
+
+# --- event heap: (time, payload) with payload = id * 4 + type ------------------------------------
+
+@njit(cache=True, inline="always")
+def _ev_less(ht, hp, i, j):
+    return ht[i] < ht[j] or (ht[i] == ht[j] and hp[i] < hp[j])
+
+
+@njit(cache=True)
+def _ev_push(ht, hp, n, t, payload):
+    i = n
+    ht[i] = t
+    hp[i] = payload
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _ev_less(ht, hp, i, parent):
+            ht[i], ht[parent] = ht[parent], ht[i]
+            hp[i], hp[parent] = hp[parent], hp[i]
+            i = parent
+        else:
+            break
+    return n + 1
+
+
+@njit(cache=True)
+def _ev_pop(ht, hp, n):
+    n -= 1
+    ht[0] = ht[n]
+    hp[0] = hp[n]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        best = left
+        right = left + 1
+        if right < n and _ev_less(ht, hp, right, left):
+            best = right
+        if _ev_less(ht, hp, best, i):
+            ht[i], ht[best] = ht[best], ht[i]
+            hp[i], hp[best] = hp[best], hp[i]
+            i = best
+        else:
+            break
+    return n
+
+
+# --- pool queues: per pool heap ordered by (k1, k2, seq) ---------------------------------------
+
+@njit(cache=True, inline="always")
+def _q_less(k1, k2, sq, i, j):
+    if k1[i] != k1[j]:
+        return k1[i] < k1[j]
+    if k2[i] != k2[j]:
+        return k2[i] < k2[j]
+    return sq[i] < sq[j]
+
+
+@njit(cache=True)
+def _q_swap(k1, k2, sq, qc, i, j):
+    k1[i], k1[j] = k1[j], k1[i]
+    k2[i], k2[j] = k2[j], k2[i]
+    sq[i], sq[j] = sq[j], sq[i]
+    qc[i], qc[j] = qc[j], qc[i]
+
+
+@njit(cache=True)
+def _q_push(k1, k2, sq, qc, n, a, b, seq, case):
+    i = n
+    k1[i] = a
+    k2[i] = b
+    sq[i] = seq
+    qc[i] = case
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _q_less(k1, k2, sq, i, parent):
+            _q_swap(k1, k2, sq, qc, i, parent)
+            i = parent
+        else:
+            break
+
+
+@njit(cache=True)
+def _q_pop(k1, k2, sq, qc, n):
+    """Remove the head of a queue of size ``n``; return the case."""
+    case = qc[0]
+    n -= 1
+    k1[0] = k1[n]
+    k2[0] = k2[n]
+    sq[0] = sq[n]
+    qc[0] = qc[n]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        best = left
+        right = left + 1
+        if right < n and _q_less(k1, k2, sq, right, left):
+            best = right
+        if _q_less(k1, k2, sq, best, i):
+            _q_swap(k1, k2, sq, qc, i, best)
+            i = best
+        else:
+            break
+    return case
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _finish_time(t, hours, speed_row):
+    """Time at which ``hours`` of work started at ``t`` is done, integrating the speed calendar."""
+    if hours <= 0.0:
+        return t
+    n_days = speed_row.shape[0]
+    d = int(math.floor(t))
+    while True:
+        if d >= n_days - 1:
+            sp = speed_row[n_days - 1]
+            if sp <= 0.0:
+                return math.inf
+            return t + hours / sp
+        sp = speed_row[d] if d >= 0 else speed_row[0]
+        avail = sp * (d + 1 - t)
+        if avail >= hours:
+            return t + hours / sp
+        hours -= avail
+        t = float(d + 1)
+        d += 1
+
+
+@njit(cache=True, inline="always")
+def _servers_on(servers_row, t):
+    n_days = servers_row.shape[0]
+    d = int(math.floor(t))
+    if d >= n_days:
+        d = n_days - 1
+    if d < 0:
+        d = 0
+    return servers_row[d]
+
+
+@njit(cache=True, inline="always")
+def _week(t, n_weeks):
+    w = int(t // 7.0)
+    return w if w < n_weeks else -1
+
+
+@njit(cache=True)
+def _add_span(diff, a, b, n_weeks):
+    """Count week ends ``7 (w + 1)`` in ``[a, b)`` into the difference array ``diff``."""
+    if not a < b:
+        return
+    lo = math.ceil(a / 7.0) - 1.0
+    if lo < 0.0:
+        lo = 0.0
+    hi = float(n_weeks) if b == math.inf else math.ceil(b / 7.0) - 1.0
+    if hi > n_weeks:
+        hi = float(n_weeks)
+    if lo < hi:
+        diff[int(lo)] += 1
+        diff[int(hi)] -= 1
+
+
+@njit(cache=True)
+def _add_banded(diff2, a, b, deadline, band_off, n_weeks):
+    """Split the span ``[a, b)`` by lateness band (offsets from the deadline, in days)."""
+    n_bands = band_off.shape[0] + 1
+    for k in range(n_bands):
+        lo = -math.inf if k == 0 else deadline + band_off[k - 1]
+        hi = math.inf if k == n_bands - 1 else deadline + band_off[k]
+        if deadline == math.inf:
+            lo, hi = (-math.inf, math.inf) if k == 0 else (math.inf, math.inf)
+        s = a if a > lo else lo
+        e = b if b < hi else hi
+        _add_span(diff2[k], s, e, n_weeks)
+
+
+@njit(cache=True)
+def _grow(arr, n):
+    out = np.empty(max(2 * arr.shape[0], n), arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit(cache=True)
+def _grow_rows(arr, n):
+    out = np.empty((max(2 * arr.shape[0], n), arr.shape[1]), arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+# --- one path ---------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
+             pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp, par_start, par_len,
+             class_rank, policy, horizon, band_off,
+             exit_time, exit_code, stage_h,
+             entries, completions, exits, exits_late, waiting, in_stage, work_hours, record):
+    """Simulate one path; fill the output slices; return (visits, records[n_rec, 5]).
+
+    Record columns: stage, case, arrive, start, end.
+    """
+    n = t_arr.shape[0]
+    n_stages = pool_of.shape[0]
+    n_pools = policy.shape[0]
+    n_weeks = entries.shape[1]
+    n_bands = band_off.shape[0] + 1
+    n_cols = route_cum.shape[1]
+    n_days = servers.shape[1]
+    n_class_slots = class_rank.shape[1] + 1
+
+    order = np.argsort(t_arr, kind="mergesort")
+    phase = np.zeros(n, np.int8)
+    cur = np.zeros(n, np.int64)
+    hop = np.zeros(n, np.int64)
+    entry_t = np.zeros(n, np.float64)
+    start_t = np.zeros(n, np.float64)
+    dend = np.zeros(n, np.float64)
+    work = np.zeros(n, np.float64)
+
+    cap = n + n_pools + 2
+    ht = np.empty(cap, np.float64)
+    hp = np.empty(cap, np.int64)
+    hn = 0
+    qcap = max(n, 1)
+    qk1 = np.empty((n_pools, qcap), np.int64)
+    qk2 = np.empty((n_pools, qcap), np.float64)
+    qsq = np.empty((n_pools, qcap), np.int64)
+    qc = np.empty((n_pools, qcap), np.int64)
+    qn = np.zeros(n_pools, np.int64)
+    busy = np.zeros(n_pools, np.int64)
+    tick_at = np.full(n_pools, -1.0)
+    smax = np.zeros((n_pools, n_days + 1), np.int64)
+    for q in range(n_pools):
+        for d in range(n_days - 1, -1, -1):
+            smax[q, d] = max(smax[q, d + 1], servers[q, d])
+    seq = 0
+
+    wdiff = np.zeros((n_stages, n_weeks + 1), np.int64)
+    idiff = np.zeros((n_stages, n_bands, n_weeks + 1), np.int64)
+    rec = np.empty((4 * n + 4 if record else 1, 5), np.float64)
+    nrec = 0
+    visits = 0
+
+    for c in range(n):
+        exit_time[c] = np.nan
+        exit_code[c] = -2
+        stage_h[c] = -1
+
+    ia = 0
+    while True:
+        t_a = math.inf
+        if ia < n:
+            t_a = t_arr[order[ia]]
+            if t_a < 0.0:
+                t_a = 0.0
+        t_e = ht[0] if hn > 0 else math.inf
+        t = t_e if t_e <= t_a else t_a
+        if not t < horizon:
+            break
+
+        enter_case = -1
+        enter_stage = -1
+        end_case = -1
+        disp0 = -1
+        if t_e <= t_a:
+            payload = hp[0]
+            hn = _ev_pop(ht, hp, hn)
+            typ = payload & 3
+            idx = payload >> 2
+            if typ == _TICK:
+                tick_at[idx] = -1.0
+                disp0 = idx
+            elif typ == _WORK_DONE:
+                q = pool_of[cur[idx]]
+                busy[q] -= 1
+                w = _week(t, n_weeks)
+                if w >= 0:
+                    work_hours[q, w] += work[idx]
+                disp0 = q
+                if dend[idx] > t:
+                    phase[idx] = _DELAY
+                    hn = _ev_push(ht, hp, hn, dend[idx], idx * 4 + _STAGE_END)
+                else:
+                    end_case = idx
+            else:
+                end_case = idx
+        else:
+            enter_case = order[ia]
+            enter_stage = stage0[enter_case]
+            ia += 1
+
+        if end_case >= 0:
+            c = end_case
+            s = cur[c]
+            w = _week(t, n_weeks)
+            if w >= 0:
+                completions[s, w] += 1
+            _add_banded(idiff[s], entry_t[c], t, dl[c], band_off, n_weeks)
+            visits += 1
+            if record:
+                if nrec >= rec.shape[0]:
+                    rec = _grow_rows(rec, nrec + 1)
+                rec[nrec, 0] = s
+                rec[nrec, 1] = c
+                rec[nrec, 2] = entry_t[c]
+                rec[nrec, 3] = start_t[c]
+                rec[nrec, 4] = t
+                nrec += 1
+            u = uniform_at(stream(key, c, hop[c] - 1, 0))
+            col = n_cols - 1
+            for j in range(n_cols):
+                if u < route_cum[s, j]:
+                    col = j
+                    break
+            if col < n_stages:
+                enter_case = c
+                enter_stage = col
+            else:
+                e = col - n_stages
+                phase[c] = _EXITED
+                exit_time[c] = t
+                exit_code[c] = e
+                if w >= 0:
+                    exits[e, w] += 1
+                    if t > dl[c]:
+                        exits_late[e, w] += 1
+
+        disp1 = -1
+        if enter_case >= 0:
+            c = enter_case
+            s = enter_stage
+            h = hop[c]
+            hop[c] = h + 1
+            cur[c] = s
+            entry_t[c] = t
+            w = _week(t, n_weeks)
+            if w >= 0:
+                entries[s, w] += 1
+            de = t
+            for j in range(par_len[s]):
+                i = par_start[s] + j
+                d = draw(dkind[i], dp1[i], dp2[i], des[i], dln[i], emp, stream(key, c, h, 2 + j))
+                if t + d > de:
+                    de = t + d
+            q = pool_of[s]
+            if q < 0:
+                d = draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp, stream(key, c, h, 1))
+                if t + d > de:
+                    de = t + d
+                dend[c] = de
+                start_t[c] = t
+                phase[c] = _DELAY
+                hn = _ev_push(ht, hp, hn, de, c * 4 + _STAGE_END)
+            else:
+                work[c] = mult[c] * draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
+                                         stream(key, c, h, 1))
+                dend[c] = de
+                phase[c] = _WAITING
+                k1 = prio[s] * n_class_slots + class_rank[q, cls[c]]
+                pol = policy[q]
+                k2 = t if pol == 0 else (t_arr[c] if pol == 1 else dl[c])
+                _q_push(qk1[q], qk2[q], qsq[q], qc[q], qn[q], k1, k2, seq, c)
+                qn[q] += 1
+                seq += 1
+                disp1 = q
+
+        for k in range(2):
+            q = disp0 if k == 0 else disp1
+            if q < 0 or (k == 1 and disp1 == disp0):
+                continue
+            cap_q = _servers_on(servers[q], t)
+            while qn[q] > 0 and busy[q] < cap_q:
+                c = _q_pop(qk1[q], qk2[q], qsq[q], qc[q], qn[q])
+                qn[q] -= 1
+                busy[q] += 1
+                start_t[c] = t
+                phase[c] = _SERVICE
+                _add_span(wdiff[cur[c]], entry_t[c], t, n_weeks)
+                te = _finish_time(t, work[c], speed[q])
+                hn = _ev_push(ht, hp, hn, te, c * 4 + _WORK_DONE)
+            if qn[q] > 0 and tick_at[q] < 0.0:
+                # Blocked by the number of servers: look again tomorrow, unless no later day
+                # has more servers than are busy now (then only a job finishing can help).
+                d = int(math.floor(t)) + 1
+                if d < horizon and d < n_days and smax[q, d] > busy[q]:
+                    tick_at[q] = d
+                    hn = _ev_push(ht, hp, hn, float(d), q * 4 + _TICK)
+
+    for c in range(n):
+        ph = phase[c]
+        if ph == 0 or ph == _EXITED:
+            continue
+        s = cur[c]
+        exit_code[c] = -1
+        stage_h[c] = s
+        _add_banded(idiff[s], entry_t[c], math.inf, dl[c], band_off, n_weeks)
+        if ph == _WAITING:
+            _add_span(wdiff[s], entry_t[c], math.inf, n_weeks)
+        if record:
+            if nrec >= rec.shape[0]:
+                rec = _grow_rows(rec, nrec + 1)
+            rec[nrec, 0] = s
+            rec[nrec, 1] = c
+            rec[nrec, 2] = entry_t[c]
+            rec[nrec, 3] = np.nan if ph == _WAITING else start_t[c]
+            rec[nrec, 4] = np.nan
+            nrec += 1
+
+    for s in range(n_stages):
+        acc = 0
+        for w in range(n_weeks):
+            acc += wdiff[s, w]
+            waiting[s, w] = acc
+        for b in range(n_bands):
+            acc = 0
+            for w in range(n_weeks):
+                acc += idiff[s, b, w]
+                in_stage[s, b, w] = acc
+    return visits, rec[:nrec]
+
+
+@njit(cache=True, inline="always")
+def uniform_at(state):
+    return uniform(state, 0)
+
+
+@njit(cache=True, parallel=True)
+def run_paths(keys, offsets, t_arr, stage0, cls, mult, dl, servers, speed,
+              pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp, par_start, par_len,
+              class_rank, policy, horizon, band_off,
+              exit_time, exit_code, stage_h,
+              entries, completions, exits, exits_late, waiting, in_stage, work_hours, visits):
+    """Run :func:`sim_path` for every path in parallel; outputs are written in place."""
+    n_paths = offsets.shape[0] - 1
+    n_cap = servers.shape[0]
+    for p in prange(n_paths):
+        a = offsets[p]
+        b = offsets[p + 1]
+        cp = p % n_cap
+        v, _ = sim_path(keys[p], t_arr[a:b], stage0[a:b], cls[a:b], mult[a:b], dl[a:b],
+                        servers[cp], speed[cp], pool_of, prio, route_cum, dkind, dp1, dp2, des,
+                        dln, emp, par_start, par_len, class_rank, policy, horizon, band_off,
+                        exit_time[a:b], exit_code[a:b], stage_h[a:b], entries[p], completions[p],
+                        exits[p], exits_late[p], waiting[p], in_stage[p], work_hours[p], False)
+        visits[p] = v
