@@ -104,28 +104,35 @@ def _la_rows(panel: pd.DataFrame, la: str) -> tuple[str, pd.DataFrame]:
     if missing:
         raise EhcpError(f"the SEN2 panel lacks columns {missing}", field="panel",
                         fix="pass the frame from forecasting.data.load_panel()")
+    if "unique_id" in panel.columns and "old_code" in panel.columns:
+        # The SEN2 panel's own lookup knows codes, renamed and merged LAs.
+        from forecasting.data.sen2_query import find_la
+
+        rows = panel[panel["unique_id"] == find_la(panel, la)]
+        return str(rows["name"].iloc[-1]), rows
     names = panel["name"].astype("str")
     hit = names.str.casefold() == la.strip().casefold()
-    if "level" in panel.columns and hit.any():
-        # "Leeds" is an LA; keep to LA rows when the same name exists at another level.
-        la_level = panel["level"].astype("str").str.lower().str.contains("local")
-        hit = hit & la_level if (hit & la_level).any() else hit
     if not hit.any():
-        choices = sorted(set(names))
-        close = difflib.get_close_matches(la, choices, n=3)
+        close = difflib.get_close_matches(la, sorted(set(names)), n=3)
         hint = f"did you mean {', '.join(close)}?" if close else "check the spelling"
         raise EhcpError(f"no local authority called '{la}' in the SEN2 panel", field="la",
                         fix=hint)
     return str(names[hit].iloc[0]), panel[hit]
 
 
+def _trusted(rows: pd.DataFrame) -> pd.Series:
+    """Rows with a value that the panel does not flag as implausible (corrected or not)."""
+    ok = rows["y"].notna()
+    if "flag" in rows.columns:
+        ok &= ~rows["flag"].fillna("").astype("str").str.contains("implausible")
+    return ok
+
+
 def _usable(rows: pd.DataFrame, measure: str) -> pd.Series:
-    """Yearly totals for ``measure``, leaving out missing and flagged (suspect) values."""
+    """Yearly totals for ``measure``, leaving out missing and implausible values."""
     sel = rows[(rows["measure"] == measure) & (rows["breakdown"] == "all")]
-    ok = sel["y"].notna()
-    if "flag" in sel.columns:
-        ok &= sel["flag"].fillna("").astype("str") == ""
-    out = sel[ok].groupby("ds")["y"].sum()
+    sel = sel[_trusted(sel)]
+    out = sel.groupby("ds")["y"].sum()
     out.index = out.index.astype(int)
     return out.astype(float)
 
@@ -133,9 +140,8 @@ def _usable(rows: pd.DataFrame, measure: str) -> pd.Series:
 def _need_mix(rows: pd.DataFrame, years: list[int]) -> dict[str, float] | None:
     sel = rows[(rows["measure"] == "new_plans")
                & rows["breakdown"].astype("str").str.startswith("need:")
-               & rows["ds"].astype(int).isin(years) & rows["y"].notna()]
-    if "flag" in sel.columns:
-        sel = sel[sel["flag"].fillna("").astype("str") == ""]
+               & rows["ds"].astype(int).isin(years)]
+    sel = sel[_trusted(sel)]
     if sel.empty:
         return None
     totals = sel.groupby(sel["breakdown"].astype("str").str.removeprefix("need:"))["y"].sum()
@@ -150,8 +156,10 @@ def calibration_from_panel(panel: pd.DataFrame, la: str, *, n_years: int = 3) ->
 
     Rates (refusal, not issued, % within 20 weeks) pool the last ``n_years`` calendar years
     in which requests, refusals, plans issued and plans within 20 weeks are all present and
-    unflagged; request volumes keep every usable year. Values with a non-empty ``flag`` (e.g.
-    DfE codes, or Leeds's implausible 2022 new-plans figure) are never used.
+    not flagged implausible, and on the same side of the SEN2 break in series (flag
+    ``break_in_series``) as the latest; request volumes keep every usable year. Values
+    flagged ``implausible`` (e.g. Leeds's 2022 new-plans figure, corrected or not) and
+    missing values (DfE ``x``, ``c``...) are never used.
 
     Parameters
     ----------
@@ -175,26 +183,39 @@ def calibration_from_panel(panel: pd.DataFrame, la: str, *, n_years: int = 3) ->
     ('Leeds', 2300.0, 0.1711, 10.0)
     """
     name, rows = _la_rows(panel, la)
-    series = {m: _usable(rows, m) for m in (*_NEEDED, "assessed_not_issued")}
+    series = {m: _usable(rows, m) for m in _NEEDED}
+    not_issued = _usable(rows, "assessed_not_issued")
     complete = sorted(set.intersection(*(set(series[m].index) for m in _NEEDED)))
     if not complete:
         raise EhcpError(f"the SEN2 panel has no year with requests, refusals and 20-week "
                         f"timeliness all reported for {name}", field="la",
                         fix="choose another LA or give the figures with Calibration(...)")
+    # Pool only years on the same side of the SEN2 break in series as the latest year.
+    if "flag" in rows.columns:
+        flags = rows["flag"].fillna("").astype("str")
+        at_break = flags.str.contains("break_in_series") & rows["measure"].isin(_NEEDED)
+        breaks = [int(y) for y in rows.loc[at_break, "ds"]
+                  if int(y) <= complete[-1]]
+        if breaks:
+            complete = [y for y in complete if y >= max(breaks)] or complete[-1:]
     years = complete[-n_years:]
     req = series["requests_received"]
     den = series["plans_issued_den"].loc[years].sum()
-    not_issued = series["assessed_not_issued"]
     ni_years = [y for y in years if y in not_issued.index]
     not_issued_rate = (
         float(not_issued.loc[ni_years].sum()
               / (not_issued.loc[ni_years].sum() + series["plans_issued_den"].loc[ni_years].sum()))
         if ni_years else 0.03
     )
-    kwargs = {}
+    kwargs: dict[str, object] = {}
     mix = _need_mix(rows, years)
     if mix:
         kwargs["need_mix"] = mix
+    withdrawn = _usable(rows, "requests_withdrawn")
+    wd_years = [y for y in years if y in withdrawn.index]
+    if wd_years:
+        kwargs["withdrawn_rate"] = float(withdrawn.loc[wd_years].sum()
+                                         / req.loc[wd_years].sum())
     return Calibration(
         la=name,
         requests_per_year={int(str(y)): float(v) for y, v in req.items()},
