@@ -18,6 +18,7 @@ import pandas as pd
 from forecasting.data.caselevel_read import (
     DATE_DTYPE,
     Problem,
+    as_day,
     check_columns,
     parse_bool,
     parse_codes,
@@ -113,11 +114,7 @@ class ValidationReport:
 def _today(today: str | pd.Timestamp | None) -> pd.Timestamp:
     if today is None:
         return pd.Timestamp.today().normalize()
-    try:
-        return pd.Timestamp(today).normalize()
-    except ValueError as err:
-        raise EhcpError(f"'{today}' is not a date", field="today",
-                        fix="give the date as YYYY-MM-DD") from err
+    return as_day(today, "today")
 
 
 def _cross_checks(df: pd.DataFrame, today: pd.Timestamp) -> list[Problem]:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.caselevel import CaseExtract
+from forecasting.data.caselevel_read import as_day
 from forecasting.data.caselevel_schema import ADVICE_TYPES, WEEKS_20_DAYS
-from forecasting.errors import EhcpError
 
 __all__ = [
     "BACKLOG_BANDS",
@@ -207,11 +207,7 @@ def duration_summary(durations: pd.DataFrame) -> pd.DataFrame:
 
 def _as_of(extract: CaseExtract | pd.DataFrame, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
     if as_of is not None:
-        try:
-            return pd.Timestamp(as_of).normalize()
-        except ValueError as err:
-            raise EhcpError(f"'{as_of}' is not a date", field="as_of",
-                            fix="give the date as YYYY-MM-DD") from err
+        return as_day(as_of, "as_of")
     if isinstance(extract, CaseExtract):
         return extract.today
     df = _frame(extract)

@@ -18,8 +18,8 @@ import pandas as pd
 from forecasting.data.caselevel_schema import CASE_SCHEMA, normalise_header
 from forecasting.errors import EhcpError
 
-__all__ = ["DATE_DTYPE", "Problem", "parse_bool", "parse_codes", "parse_dates", "parse_ints",
-           "read_sidecar", "read_table"]
+__all__ = ["DATE_DTYPE", "Problem", "as_day", "parse_bool", "parse_codes", "parse_dates", "parse_ints",
+           "read_sidecar", "read_table", "sidecar_path"]
 
 #: The dtype every date column has after loading (and in the generator's output).
 DATE_DTYPE: Final = "datetime64[ns]"
@@ -35,6 +35,24 @@ _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _EXPECTED_DATE = "expected YYYY-MM-DD (or DD/MM/YYYY)"
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0", ""}
+
+
+def as_day(value: str | pd.Timestamp, field: str) -> pd.Timestamp:
+    """Parse a user-given date (``YYYY-MM-DD``) to a midnight Timestamp, or raise EhcpError.
+
+    Examples
+    --------
+    >>> as_day("2024-03-31", "--as-of")
+    Timestamp('2024-03-31 00:00:00')
+    """
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError) as err:
+        raise EhcpError(f"'{value}' is not a date", field=field,
+                        fix="give the date as YYYY-MM-DD") from err
+    if pd.isna(day):
+        raise EhcpError("a date is needed", field=field, fix="give the date as YYYY-MM-DD")
+    return day.normalize()
 
 
 def sidecar_path(path: Path) -> Path:

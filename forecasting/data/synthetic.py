@@ -10,6 +10,7 @@ writes a ``.meta.json`` sidecar saying so.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.caselevel import empty_frame
-from forecasting.data.caselevel_read import DATE_DTYPE, sidecar_path
+from forecasting.data.caselevel_read import DATE_DTYPE, as_day, sidecar_path
 from forecasting.data.caselevel_schema import CASE_SCHEMA, WEEKS_20_DAYS
 from forecasting.data.synthetic_calibration import (
     DEFAULT_NEED_MIX,
@@ -35,6 +36,7 @@ __all__ = [
     "calibration_from_panel",
     "duration_scale",
     "generate_synthetic",
+    "synthesise_la",
     "write_synthetic",
 ]
 
@@ -339,3 +341,33 @@ def write_synthetic(
         meta["duration_scale"] = round(duration_scale(calibration.pct_within_20wk), 4)
     sidecar_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def synthesise_la(
+    la: str,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    data_dir: str | Path | None = None,
+) -> tuple[Path, Calibration, pd.DataFrame]:
+    """Calibrate to ``la``'s SEN2 totals, generate and write a synthetic extract.
+
+    The period defaults to the latest calendar year with SEN2 request figures. Returns the
+    CSV path, the calibration and the generated frame. This is what ``ehcp cases synth``
+    runs.
+    """
+    from forecasting.data import load_panel  # the SEN2 panel is only needed here
+
+    start_day = as_day(start, "--start") if start is not None else None
+    end_day = as_day(end, "--end") if end is not None else None
+    cal = calibration_from_panel(load_panel(data_dir), la)
+    last = max(cal.requests_per_year)
+    start_day = start_day if start_day is not None else pd.Timestamp(f"{last}-01-01")
+    end_day = end_day if end_day is not None else pd.Timestamp(f"{last}-12-31")
+    df = generate_synthetic(cal, start=start_day, end=end_day, seed=seed)
+    command = (f"ehcp cases synth --la {shlex.quote(la)} --out {shlex.quote(str(out_dir))} "
+               f"--seed {seed} --start {start_day.date()} --end {end_day.date()}")
+    path = write_synthetic(df, out_dir, cal.la, calibration=cal, seed=seed, command=command)
+    return path, cal, df

@@ -148,7 +148,8 @@ def _need_mix(rows: pd.DataFrame, years: list[int]) -> dict[str, float] | None:
     lookup = {c.upper(): c for c in NEED_CODES}
     mix = {lookup[str(k).upper()]: float(v) for k, v in totals.items()
            if str(k).upper() in lookup}
-    return mix if sum(mix.values()) > 0 else None
+    total = sum(mix.values())
+    return {k: round(v / total, 4) for k, v in mix.items()} if total > 0 else None
 
 
 def calibration_from_panel(panel: pd.DataFrame, la: str, *, n_years: int = 3) -> Calibration:
