@@ -121,13 +121,12 @@ def _cross_checks(df: pd.DataFrame, today: pd.Timestamp) -> list[Problem]:
     """Rules between columns: order of dates, outcome consistency, nothing in the future."""
     problems: list[Problem] = []
 
-    def flag(mask: pd.Series, fld: str, reason: str | pd.Series) -> None:
+    def flag(mask: pd.Series, fld: str, template: str) -> None:
+        # The reason is filled in only for the rows that fail: most files have none.
         for idx in mask[mask.fillna(False).astype(bool)].index:
-            text = reason if isinstance(reason, str) else str(reason[idx])
-            problems.append((int(idx), fld, text))  # type: ignore[call-overload]
-
-    def day(col: str) -> pd.Series:
-        return df[col].dt.strftime("%Y-%m-%d")
+            values = {k: (v.strftime("%Y-%m-%d") if isinstance(v, pd.Timestamp) else v)
+                      for k, v in df.loc[idx].items()}
+            problems.append((int(idx), fld, template.format(**values)))  # type: ignore[call-overload]
 
     req, dec = df["request_date"], df["decision_date"]
     has_dec = df["decision"].notna()
@@ -137,29 +136,25 @@ def _cross_checks(df: pd.DataFrame, today: pd.Timestamp) -> list[Problem]:
          "decision is blank but decision_date is given (expected assess, not_assess or withdrawn)")
     flag(has_dec & dec.isna(), "decision_date", "decision is given but decision_date is blank")
     flag(dec < req, "decision_date",
-         "decision_date " + day("decision_date") + " is before request_date " + day("request_date"))
+         "decision_date {decision_date} is before request_date {request_date}")
     for kind in ADVICE_TYPES:
         asked, got = f"{kind}_advice_requested", f"{kind}_advice_received"
-        flag(df[got].notna() & df[asked].isna(), asked,
-             f"{got} is given but {asked} is blank")
-        flag(df[got] < df[asked], got,
-             f"{got} " + day(got) + f" is before {asked} " + day(asked))
+        flag(df[got].notna() & df[asked].isna(), asked, f"{got} is given but {asked} is blank")
+        flag(df[got] < df[asked], got, f"{got} {{{got}}} is before {asked} {{{asked}}}")
         flag(df[asked] < req, asked,
-             f"{asked} " + day(asked) + " is before request_date " + day("request_date"))
+             f"{asked} {{{asked}}} is before request_date {{request_date}}")
     not_assessed = has_dec & (df["decision"] != "assess")
     for col in ("draft_date", "final_date", "not_issued_date"):
         flag(df[col].notna() & not_assessed, col,
-             f"{col} is given but decision is '" + df["decision"].fillna("") + "' (expected assess)")
+             f"{col} is given but decision is '{{decision}}' (expected assess)")
         flag(df[col].notna() & ~has_dec, col, f"{col} is given but there is no decision to assess")
-        flag(df[col] < dec, col,
-             f"{col} " + day(col) + " is before decision_date " + day("decision_date"))
+        flag(df[col] < dec, col, f"{col} {{{col}}} is before decision_date {{decision_date}}")
     flag(df["final_date"] < df["draft_date"], "final_date",
-         "final_date " + day("final_date") + " is before draft_date " + day("draft_date"))
+         "final_date {final_date} is before draft_date {draft_date}")
     flag(df["final_date"].notna() & df["not_issued_date"].notna(), "not_issued_date",
          "both final_date and not_issued_date are given (a plan is either issued or not)")
     for col in (c.name for c in CASE_SCHEMA if c.kind == "date"):
-        flag(df[col] > today, col,
-             f"{col} " + day(col) + f" is in the future (after {today.date()})")
+        flag(df[col] > today, col, f"{col} {{{col}}} is in the future (after {today.date()})")
     return problems
 
 
@@ -229,7 +224,7 @@ def _strict_error(rejects: pd.DataFrame, n_rows: int, path: str) -> EhcpError:
     return EhcpError(
         f"{len(rejects)} of {n_rows} rows failed the checks; first: {first['reason']}{more}",
         file=path, row=int(first["row"]), field=str(first["field"]).split(", ")[0],
-        fix="correct those rows in the extract (dates as YYYY-MM-DD), or load with "
+        fix="correct those rows (see docs/case-level-schema.md), or load with "
             "strict=False / --keep-going to use the other rows and list these as rejects",
     )
 

@@ -61,7 +61,7 @@ def summary_text(
         return "\n".join(lines)
     lines.append(
         f"{len(df)} requests from {df['request_date'].min().date()} to "
-        f"{df['request_date'].max().date()}; {len(extract.rejects)} rows rejected"
+        f"{df['request_date'].max().date()}; rows rejected: {len(extract.rejects)}"
     )
     wide = monthly_series(df).pivot(index="ds", columns="unique_id", values="y")
     wide = wide[_MONTH_COLUMNS].tail(months)
