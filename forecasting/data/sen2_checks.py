@@ -81,8 +81,10 @@ def flag_implausible_new_plans(
         y > ratio * merged["ref_max"].to_numpy()
     )
     outlier = hit & (y > ratio * typical.to_numpy())
-    suggest = "implausible;suggest:" + merged["ref_fix"].map(_fmt).astype(str)
-    suggest.index = panel.index
+    suggest = pd.Series("", index=panel.index)
+    suggest[outlier] = np.array(
+        ["implausible;suggest:" + _fmt(v) for v in merged["ref_fix"].to_numpy()[outlier]], dtype=object
+    )
     panel["flag"] = add_flag(panel["flag"], outlier, suggest)
     panel["flag"] = add_flag(
         panel["flag"], hit & ~outlier, "implausible:new_plans above 3x plans issued"

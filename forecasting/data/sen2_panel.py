@@ -224,9 +224,11 @@ def build_panel(parsed: list[tuple[str, ParsedFile]]) -> pd.DataFrame:
     chosen["flag"] = add_flag(chosen["flag"], fallback, "from_release:" + chosen["release"])
     revised = chosen["prev_y"].notna() & chosen["y"].notna() & (chosen["prev_y"] != chosen["y"])
     chosen["revised_from"] = chosen["prev_y"].where(revised)
-    chosen["flag"] = add_flag(
-        chosen["flag"], revised, "revised:" + chosen["prev_y"].map(_fmt_num).astype(str)
+    old_text = pd.Series("", index=chosen.index)
+    old_text[revised] = np.array(
+        ["revised:" + _fmt_num(v) for v in chosen.loc[revised, "prev_y"]], dtype=object
     )
+    chosen["flag"] = add_flag(chosen["flag"], revised, old_text)
 
     stock = chosen["measure"].isin(list(STOCK_MEASURES))
     first_year = np.where(stock, BREAK_YEAR["stock"], BREAK_YEAR["flow"])

@@ -21,6 +21,7 @@ HEADLINE_MEASURES: tuple[str, ...] = (
     "new_plans",
     "plans_issued_den",
     "plans_within_20wk",
+    "pct_within_20wk",
     "plans_over_1yr",
     "stock_plans",
     "ceased_plans",
@@ -145,6 +146,9 @@ def find_la(panel: pd.DataFrame, name: str) -> str:
 def headline_table(panel: pd.DataFrame, unique_id: str, *, first_year: int | None = None) -> pd.DataFrame:
     """An area's headline (``breakdown == "all"``) figures: measures as rows, years as columns.
 
+    ``pct_within_20wk`` (plans issued within 20 weeks, % of ``plans_issued_den``, including
+    exceptions) is derived for display; it is not a panel measure.
+
     Values carrying a flag other than a plain DfE missing-data code are kept; the flags are
     returned in ``table.attrs["flags"]`` as ``{(measure, ds): flag}`` for display.
 
@@ -162,6 +166,10 @@ def headline_table(panel: pd.DataFrame, unique_id: str, *, first_year: int | Non
         rows = rows[rows["ds"] >= first_year]
     rows = rows[rows["measure"].isin(HEADLINE_MEASURES)]
     table = rows.pivot_table(index="measure", columns="ds", values="y", aggfunc="first", dropna=False)
+    if {"plans_within_20wk", "plans_issued_den"} <= set(table.index):
+        # Derived here for display only: DfE's own headline percentage, to one decimal place.
+        pct = 100 * table.loc["plans_within_20wk"] / table.loc["plans_issued_den"]
+        table.loc["pct_within_20wk"] = pct.round(1)
     order = [m for m in HEADLINE_MEASURES if m in table.index]
     table = table.reindex(order)
     table = table.dropna(how="all")

@@ -9,6 +9,7 @@ offending rows are set aside as rejects, each with its reason, and the rest is r
 
 from __future__ import annotations
 
+import csv
 import difflib
 import io
 import re
@@ -114,6 +115,15 @@ def read_csv_bytes(data: bytes, source: str) -> pd.DataFrame:
             f"not UTF-8 text ({err.reason})", file=source, fix="save the file as UTF-8 CSV"
         ) from err
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    # pandas pads a short row (a file cut off mid-line) with blanks, which would pass as
+    # "missing" values. Only a row whose last cell is blank can be short, so the slow
+    # field count runs only when there is one.
+    short: list[int] = []
+    if len(df.columns) and (df.iloc[:, -1].fillna("") == "").any():
+        width = len(df.columns)
+        reader = csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace")))
+        short = [reader.line_num for record in reader if record and len(record) < width]
+    df.attrs["short_rows"] = short
     return df
 
 
@@ -188,8 +198,7 @@ def parse_table(
         notes.append(f"repeated column names in the header: {', '.join(dup_headers)} (ignored)")
 
     rownum = pd.Series(np.arange(2, len(df) + 2), index=df.index)
-    # Truncated last line: pandas fills the missing cells with NaN even with keep_default_na off.
-    short = df.isna().any(axis=1)
+    short = df.isna().any(axis=1) | rownum.isin(df.attrs.get("short_rows", []))
     for row in rownum[short]:
         _problem(problems, rejected, strict, "the row has fewer fields than the header (file cut short?)",
                  file=source, row=int(row), field=df.columns[-1],
