@@ -124,6 +124,30 @@ class Arrivals:
         )
 
     @classmethod
+    def poisson(cls, rate: float, horizon_days: float, n_paths: int, seed: int, *,
+                stage: int = 0, case_class: int = 0, deadline_days: float = np.inf
+                ) -> Arrivals:
+        """Poisson arrivals at ``rate`` per day over ``[0, horizon_days)`` for each path.
+
+        ``deadline_days`` is added to each arrival time to give its deadline.
+
+        Examples
+        --------
+        >>> a = Arrivals.poisson(2.0, 100.0, n_paths=3, seed=0)
+        >>> a.n_paths, 450 < a.n_cases < 750, bool((a.time < 100).all())
+        (3, True, True)
+        """
+        rng = np.random.default_rng(seed)
+        counts = rng.poisson(rate * horizon_days, size=n_paths)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        # Given the count, Poisson arrival times are sorted uniforms on the interval.
+        t = rng.uniform(0.0, horizon_days, size=int(offsets[-1]))
+        for p in range(n_paths):
+            t[offsets[p]:offsets[p + 1]].sort()
+        return cls.from_arrays(offsets, t, stage=stage, case_class=case_class,
+                               deadline=t + deadline_days)
+
+    @classmethod
     def concat(cls, parts: list[Arrivals]) -> Arrivals:
         """Join blocks of paths (e.g. new requests and reviews must be merged per path by the
         caller first; this only stacks whole paths)."""
@@ -373,7 +397,7 @@ def _record(which: list[int], keys: np.ndarray, a: Arrivals, capacity: Capacity,
         lo, hi = int(a.offsets[p]), int(a.offsets[p + 1])
         cp = 0 if capacity.servers.shape[0] == 1 else p
         m = hi - lo
-        _, rec = sim_path(
+        _, rec = sim_path(  # type: ignore[call-arg]
             keys[p], a.time[lo:hi], a.stage[lo:hi], a.case_class[lo:hi],
             a.work_multiplier[lo:hi], a.deadline[lo:hi], capacity.servers[cp], capacity.speed[cp],
             *net_args, np.empty(m), np.empty(m, np.int64), np.empty(m, np.int64),

@@ -225,7 +225,7 @@ def _grow_rows(arr, n):
 # --- one path ---------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
+def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
              pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp, par_start, par_len,
              class_rank, policy, horizon, band_off,
              exit_time, exit_code, stage_h,
@@ -234,7 +234,7 @@ def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
 
     Record columns: stage, case, arrive, start, end.
     """
-    n = t_arr.shape[0]
+    n = t_in.shape[0]
     n_stages = pool_of.shape[0]
     n_pools = policy.shape[0]
     n_weeks = entries.shape[1]
@@ -243,7 +243,19 @@ def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
     n_days = servers.shape[1]
     n_class_slots = class_rank.shape[1] + 1
 
-    order = np.argsort(t_arr, kind="mergesort")
+    # Work on a time-sorted copy so that per-case state is read almost sequentially; random
+    # streams and outputs use the caller's case index ``order[c]``.
+    is_sorted = True
+    for c in range(1, n):
+        if t_in[c] < t_in[c - 1]:
+            is_sorted = False
+            break
+    order = np.arange(n) if is_sorted else np.argsort(t_in, kind="mergesort")
+    t_arr = t_in[order]
+    stage0 = stage_in[order]
+    cls = cls_in[order]
+    mult = mult_in[order]
+    dl = dl_in[order]
     phase = np.zeros(n, np.int8)
     cur = np.zeros(n, np.int64)
     hop = np.zeros(n, np.int64)
@@ -276,16 +288,15 @@ def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
     nrec = 0
     visits = 0
 
-    for c in range(n):
-        exit_time[c] = np.nan
-        exit_code[c] = -2
-        stage_h[c] = -1
+    exit_time[:] = np.nan
+    exit_code[:] = -2
+    stage_h[:] = -1
 
     ia = 0
     while True:
         t_a = math.inf
         if ia < n:
-            t_a = t_arr[order[ia]]
+            t_a = t_arr[ia]
             if t_a < 0.0:
                 t_a = 0.0
         t_e = ht[0] if hn > 0 else math.inf
@@ -320,7 +331,7 @@ def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
             else:
                 end_case = idx
         else:
-            enter_case = order[ia]
+            enter_case = ia
             enter_stage = stage0[enter_case]
             ia += 1
 
@@ -336,12 +347,12 @@ def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
                 if nrec >= rec.shape[0]:
                     rec = _grow_rows(rec, nrec + 1)
                 rec[nrec, 0] = s
-                rec[nrec, 1] = c
+                rec[nrec, 1] = order[c]
                 rec[nrec, 2] = entry_t[c]
                 rec[nrec, 3] = start_t[c]
                 rec[nrec, 4] = t
                 nrec += 1
-            u = uniform_at(stream(key, c, hop[c] - 1, 0))
+            u = uniform_at(stream(key, order[c], hop[c] - 1, 0))
             col = n_cols - 1
             for j in range(n_cols):
                 if u < route_cum[s, j]:
@@ -353,8 +364,8 @@ def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
             else:
                 e = col - n_stages
                 phase[c] = _EXITED
-                exit_time[c] = t
-                exit_code[c] = e
+                exit_time[order[c]] = t
+                exit_code[order[c]] = e
                 if w >= 0:
                     exits[e, w] += 1
                     if t > dl[c]:
@@ -374,21 +385,23 @@ def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
             de = t
             for j in range(par_len[s]):
                 i = par_start[s] + j
-                d = draw(dkind[i], dp1[i], dp2[i], des[i], dln[i], emp, stream(key, c, h, 2 + j))
-                if t + d > de:
-                    de = t + d
+                x = draw(dkind[i], dp1[i], dp2[i], des[i], dln[i], emp,
+                         stream(key, order[c], h, 2 + j))
+                if t + x > de:
+                    de = t + x
             q = pool_of[s]
             if q < 0:
-                d = draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp, stream(key, c, h, 1))
-                if t + d > de:
-                    de = t + d
+                x = draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
+                         stream(key, order[c], h, 1))
+                if t + x > de:
+                    de = t + x
                 dend[c] = de
                 start_t[c] = t
                 phase[c] = _DELAY
                 hn = _ev_push(ht, hp, hn, de, c * 4 + _STAGE_END)
             else:
                 work[c] = mult[c] * draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
-                                         stream(key, c, h, 1))
+                                         stream(key, order[c], h, 1))
                 dend[c] = de
                 phase[c] = _WAITING
                 k1 = prio[s] * n_class_slots + class_rank[q, cls[c]]
@@ -426,8 +439,8 @@ def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
         if ph == 0 or ph == _EXITED:
             continue
         s = cur[c]
-        exit_code[c] = -1
-        stage_h[c] = s
+        exit_code[order[c]] = -1
+        stage_h[order[c]] = s
         _add_banded(idiff[s], entry_t[c], math.inf, dl[c], band_off, n_weeks)
         if ph == _WAITING:
             _add_span(wdiff[s], entry_t[c], math.inf, n_weeks)
@@ -435,7 +448,7 @@ def sim_path(key, t_arr, stage0, cls, mult, dl, servers, speed,
             if nrec >= rec.shape[0]:
                 rec = _grow_rows(rec, nrec + 1)
             rec[nrec, 0] = s
-            rec[nrec, 1] = c
+            rec[nrec, 1] = order[c]
             rec[nrec, 2] = entry_t[c]
             rec[nrec, 3] = np.nan if ph == _WAITING else start_t[c]
             rec[nrec, 4] = np.nan
