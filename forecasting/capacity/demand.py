@@ -38,6 +38,7 @@ __all__ = [
     "day_weights",
     "demand_paths_from_frame",
     "path_rng",
+    "block_cases",
     "path_cases",
 ]
 
@@ -92,18 +93,32 @@ class CaseArrays:
         return CaseArrays(*(np.concatenate([getattr(p, f) for p in parts])
                             for f in CaseArrays.__dataclass_fields__))
 
-    @staticmethod
-    def to_arrivals(paths: list[CaseArrays]) -> Arrivals:
-        """Stack paths into the engine's CSR :class:`Arrivals`."""
-        offsets = np.concatenate([[0], np.cumsum([p.n for p in paths])])
-        return Arrivals.from_arrays(
-            offsets,
-            time=np.concatenate([p.time for p in paths]),
-            stage=np.concatenate([p.stage for p in paths]),
-            case_class=np.concatenate([p.case_class for p in paths]),
-            work_multiplier=np.concatenate([p.work_multiplier for p in paths]),
-            deadline=np.concatenate([p.deadline for p in paths]),
-        )
+    def slice(self, lo: int, hi: int) -> CaseArrays:
+        """Cases ``lo:hi`` (e.g. one path of a block)."""
+        return CaseArrays(*(getattr(self, f)[lo:hi] for f in CaseArrays.__dataclass_fields__))
+
+    def to_arrivals(self, offsets: np.ndarray) -> Arrivals:
+        """The engine's CSR :class:`Arrivals` for these cases, path ``p`` at
+        ``offsets[p]:offsets[p + 1]``."""
+        return Arrivals(offsets=np.asarray(offsets, dtype=np.int64), time=self.time,
+                        stage=self.stage, case_class=self.case_class,
+                        work_multiplier=self.work_multiplier, deadline=self.deadline)
+
+
+def block_cases(parts: list[list[CaseArrays]]) -> tuple[CaseArrays, np.ndarray]:
+    """Join the cases of several paths (each a list of parts) into one block and its offsets.
+
+    Examples
+    --------
+    >>> one = CaseArrays(*(np.zeros(2, t) for t in (float, np.int64, np.int64, float, float,
+    ...                                               np.int64, bool, np.int64)))
+    >>> cases, offsets = block_cases([[one], [one, one]])
+    >>> cases.n, offsets.tolist()
+    (6, [0, 2, 6])
+    """
+    flat = [c for path in parts for c in path]
+    offsets = np.concatenate([[0], np.cumsum([sum(c.n for c in path) for path in parts])])
+    return CaseArrays.concat(flat), offsets.astype(np.int64)
 
 
 def _years_of(start: date, n_days: int) -> list[int]:
@@ -255,8 +270,8 @@ def path_cases(
     seed: int,
     weights: tuple[np.ndarray, np.ndarray],
     initial: CaseArrays | None = None,
-) -> CaseArrays:
-    """All cases of one path: requests, open cases at the start, annual reviews.
+) -> list[CaseArrays]:
+    """All cases of one path, in parts: requests, open cases at the start, annual reviews.
 
     Parameters
     ----------
@@ -279,7 +294,8 @@ def path_cases(
     ...     "simulation": {"start": "2025-01-01", "years": 1},
     ...     "demand": {"requests_per_year": 50, "stock": {"plans_at_start": 10}}})
     >>> d = demand_paths_from_frame(None, cfg, 1)
-    >>> c = path_cases(cfg, d, 0, 1, day_weights(cfg.simulation.start, 365, cfg.demand.seasonality))
+    >>> c = CaseArrays.concat(path_cases(cfg, d, 0, 1,
+    ...                                  day_weights(cfg.simulation.start, 365, cfg.demand.seasonality)))
     >>> bool((c.time < 365).all()), sorted(set(c.origin.tolist())) <= [0, 2, 3]
     (True, True)
     """
@@ -320,8 +336,8 @@ def path_cases(
     requests = CaseArrays(
         time=t, stage=np.full(n_req, STAGES.index("decision"), np.int64),
         case_class=np.full(n_req, CLASS_NEW, np.int64), work_multiplier=mult[cx],
-        deadline=t + final_days, complexity=cx.astype(np.int64), exception=exception,
-        origin=np.zeros(n_req, np.int64),
+        deadline=t + final_days, complexity=cx.astype(np.int8), exception=exception,
+        origin=np.zeros(n_req, np.int8),
     )
 
     # Reviews of the stock at the start and of new plans.
@@ -348,7 +364,7 @@ def path_cases(
                          horizon)
     rt2, _ = _repeat_times(issue + iv_new, iv_new, end_new)
     rt = np.concatenate([rt1, rt2])
-    origin = np.concatenate([np.full(rt1.size, 2), np.full(rt2.size, 3)]).astype(np.int64)
+    origin = np.concatenate([np.full(rt1.size, 2), np.full(rt2.size, 3)]).astype(np.int8)
     deadline = rt + rules.decision_weeks * 7.0
     phase = srng.random(rt.size) < rules.phase_transfer_share
     if phase.any():
@@ -363,8 +379,7 @@ def path_cases(
         time=rt[keep], stage=np.full(n_rev, STAGES.index("review"), np.int64),
         case_class=np.full(n_rev, CLASS_REVIEW, np.int64),
         work_multiplier=np.ones(n_rev), deadline=deadline[keep],
-        complexity=np.full(n_rev, -1, np.int64), exception=np.zeros(n_rev, bool),
+        complexity=np.full(n_rev, -1, np.int8), exception=np.zeros(n_rev, bool),
         origin=origin[keep],
     )
-    parts = [requests] + ([initial] if initial is not None and initial.n else []) + [reviews]
-    return CaseArrays.concat(parts)
+    return [requests] + ([initial] if initial is not None and initial.n else []) + [reviews]

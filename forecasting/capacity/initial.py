@@ -53,8 +53,8 @@ def _cases(age: np.ndarray, stage: np.ndarray, config: CapacityConfig, rng: np.r
     return CaseArrays(
         time=t, stage=stage.astype(np.int64), case_class=np.full(n, CLASS_NEW, np.int64),
         work_multiplier=mult[cx], deadline=t + pipe.milestones_weeks.final * 7.0,
-        complexity=cx.astype(np.int64), exception=np.asarray(rng.random(n) < pipe.p_exception),
-        origin=np.ones(n, np.int64),
+        complexity=cx.astype(np.int8), exception=np.asarray(rng.random(n) < pipe.p_exception),
+        origin=np.ones(n, np.int8),
     )
 
 
@@ -108,8 +108,8 @@ def estimated_caseload(config: CapacityConfig, path: int, seed: int,
     reviews = CaseArrays(
         time=rt, stage=np.full(n_rev, STAGES.index("review"), np.int64),
         case_class=np.full(n_rev, CLASS_REVIEW, np.int64), work_multiplier=np.ones(n_rev),
-        deadline=rt + limit, complexity=np.full(n_rev, -1, np.int64),
-        exception=np.zeros(n_rev, bool), origin=np.full(n_rev, 4, np.int64),
+        deadline=rt + limit, complexity=np.full(n_rev, -1, np.int8),
+        exception=np.zeros(n_rev, bool), origin=np.full(n_rev, 4, np.int8),
     )
     return CaseArrays.concat([in_time, late, reviews])
 

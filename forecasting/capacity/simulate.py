@@ -1,0 +1,180 @@
+"""``simulate_capacity``: config + demand paths -> weekly flat rows, case records, diagnostics.
+
+Common random numbers: a path's cases (arrival times, complexity, exceptions, reviews, the
+starting caseload) are drawn from streams keyed by ``(seed, path)`` only, and the engine draws
+each case's work, delays and route from streams keyed by the case, so two scenarios run with
+the same seed and number of paths differ only where their staffing or policies differ.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasting.capacity.config import CapacityConfig
+from forecasting.capacity.demand import (
+    CaseArrays,
+    block_cases,
+    day_weights,
+    demand_paths_from_frame,
+    path_cases,
+)
+from forecasting.capacity.diagnostics import run_diagnostics, sojourn_sums
+from forecasting.capacity.ehcp import CLASS_NEW, POOLS, build_network
+from forecasting.capacity.engine import Capacity, run
+from forecasting.capacity.initial import initial_cases, load_open_caseload
+from forecasting.capacity.outputs import case_records, weekly_frame
+from forecasting.capacity.staff import PoolStaffing, simulate_pool, to_servers_speed
+from forecasting.errors import EhcpError, EhcpWarning
+
+__all__ = ["SimulationResult", "simulate_capacity"]
+
+_STAFF_STREAM = 7
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What :func:`simulate_capacity` returns.
+
+    Attributes
+    ----------
+    weekly : DataFrame
+        One row per scenario, path and week (see :mod:`forecasting.capacity.outputs`).
+    cases : DataFrame or None
+        One row per case-stage visit of ``record_path``, if one was asked for.
+    diagnostics : DataFrame
+        Long rows ``scenario, scope, period, metric, value, unit``
+        (see :mod:`forecasting.capacity.diagnostics`).
+    events : int
+        Case-stage visits simulated (for throughput figures).
+    """
+
+    weekly: pd.DataFrame
+    cases: pd.DataFrame | None
+    diagnostics: pd.DataFrame
+    events: int = 0
+
+
+def _slice(st: PoolStaffing, lo: int, hi: int) -> PoolStaffing:
+    return PoolStaffing(in_post=st.in_post[lo:hi], effective=st.effective[lo:hi],
+                        hours=st.hours[lo:hi], locum_hours=st.locum_hours,
+                        establishment=st.establishment[lo:hi])
+
+
+def simulate_capacity(
+    config: CapacityConfig,
+    demand_paths: pd.DataFrame | None = None,
+    *,
+    n_paths: int | None = None,
+    seed: int | None = None,
+    scenario: str = "baseline",
+    record_path: int | None = None,
+    open_cases: pd.DataFrame | None = None,
+    block_size: int = 200,
+) -> SimulationResult:
+    """Simulate EP and caseworker capacity against demand on many sample paths.
+
+    Parameters
+    ----------
+    config : CapacityConfig
+        The validated ``simulation``, ``pipeline``, ``staff`` and ``demand`` sections.
+    demand_paths : DataFrame, optional
+        Annual sample paths ``unique_id, ds, sample_id, y`` of ``requests_received`` (the
+        forecasting engine's ``simulate()``); optionally a ``measure`` column with
+        ``stock_plans`` rows too. ``None`` uses the config's fixed volumes.
+    n_paths, seed : int, optional
+        Default to ``config.simulation``.
+    scenario : str
+        Label written on every row.
+    record_path : int, optional
+        Keep per-case records of this path.
+    open_cases : DataFrame, optional
+        The open caseload at the start (``stage``, ``age_days``); by default read from
+        ``demand.initial.extract`` if set, else estimated.
+    block_size : int
+        Paths simulated together (bounds memory; the result does not depend on it).
+
+    Returns
+    -------
+    SimulationResult
+
+    Warns
+    -----
+    EhcpWarning
+        When a pool's offered load is far above 1, saying when its queue explodes.
+
+    Examples
+    --------
+    >>> from forecasting.capacity.config import capacity_config
+    >>> pool = {"fte": [{"date": "2025-01-01", "fte": 3}], "attrition_per_year": 0}
+    >>> cfg = capacity_config({"staff": {"ep": pool, "caseworker": pool},
+    ...     "simulation": {"start": "2025-01-01", "years": 1},
+    ...     "demand": {"requests_per_year": 100, "stock": {"plans_at_start": 50}}})
+    >>> res = simulate_capacity(cfg, n_paths=2, seed=1)
+    >>> res.weekly.shape[0], sorted(res.weekly["path"].unique().tolist())
+    (104, [0, 1])
+    """
+    sim = config.simulation
+    n_paths = sim.n_paths if n_paths is None else int(n_paths)
+    seed = sim.seed if seed is None else int(seed)
+    if n_paths < 1:
+        raise EhcpError(f"need at least one path, got {n_paths}", field="n_paths")
+    if record_path is not None and not 0 <= record_path < n_paths:
+        raise EhcpError(f"cannot record path {record_path} of {n_paths}", field="record_path",
+                        fix=f"choose a path from 0 to {n_paths - 1}")
+    horizon = sim.horizon_days
+    network = build_network(config.pipeline)
+    demand = demand_paths_from_frame(demand_paths, config, n_paths)
+    if open_cases is None:
+        open_cases = load_open_caseload(config)
+    weights = day_weights(sim.start, horizon, config.demand.seasonality)
+
+    # Staffing is drawn for all paths at once from its own stream (never touching the cases).
+    staff_rng = np.random.default_rng([seed, _STAFF_STREAM])
+    staffing = {p: simulate_pool(getattr(config.staff, p), sim.start, horizon, n_paths, staff_rng)
+                for p in POOLS}
+    caps = [to_servers_speed(staffing[p].hours, getattr(config.staff, p).hours_per_fte_day())
+            for p in POOLS]
+
+    frames = []
+    records = None
+    sums = {"area": 0.0, "completed": 0.0, "completed_days": 0.0, "arrivals": 0.0}
+    events = 0
+    first_year = demand.years.index(sim.start.year) if sim.start.year in demand.years else 0
+    for lo in range(0, n_paths, block_size):
+        hi = min(lo + block_size, n_paths)
+        parts: list[list[CaseArrays]] = []
+        for p in range(lo, hi):
+            initial = initial_cases(config, p, seed, float(demand.requests[p, first_year]),
+                                    open_cases)
+            parts.append(path_cases(config, demand, p, seed, weights, initial))
+        cases, offsets = block_cases(parts)
+        del parts
+        arrivals = cases.to_arrivals(offsets)
+        capacity = Capacity(np.stack([c[0][lo:hi] for c in caps], axis=1),
+                            np.stack([c[1][lo:hi] for c in caps], axis=1))
+        want = record_path - lo if record_path is not None and lo <= record_path < hi else False
+        result = run(network, arrivals, capacity, float(horizon), seed, first_path=lo,
+                     record_cases=want)
+        events += int(result.events.sum())
+        block_staff = {p: _slice(staffing[p], lo, hi) for p in POOLS}
+        frames.append(weekly_frame(result, cases, block_staff, config, scenario))
+        block_sums = sojourn_sums(arrivals.time, result.exit_time, result.exit_code,
+                                  arrivals.case_class == CLASS_NEW, float(horizon))
+        for name in sums:
+            sums[name] += block_sums[name]
+        if want is not False and result.records is not None:
+            k = int(want)
+            a, b = int(arrivals.offsets[k]), int(arrivals.offsets[k + 1])
+            records = case_records(result.records, cases.slice(a, b), result.exit_time[a:b],
+                                   result.exit_code[a:b], config, scenario)
+            records["path"] = record_path
+    weekly = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    sums_all = {**sums, "paths": float(n_paths), "horizon_days": float(horizon)}
+    diagnostics, messages = run_diagnostics(weekly, config, sums_all, scenario)
+    for message in messages:
+        warnings.warn(message, EhcpWarning, stacklevel=2)
+    return SimulationResult(weekly=weekly, cases=records, diagnostics=diagnostics, events=events)
