@@ -66,7 +66,8 @@ def test_monthly_counts_by_hand(good: CaseExtract) -> None:
 def test_timeliness_by_year_leaves_out_exceptions(good: CaseExtract) -> None:
     t = timeliness_by_year(good)
     assert t.to_dict("records") == [
-        {"year": 2024, "plans_issued": 1, "within_20wk": 1, "pct_within_20wk": 100.0}]
+        {"year": 2024, "plans_issued": 1, "within_20wk": 1, "over_1yr": 0,
+         "pct_within_20wk": 100.0, "pct_over_1yr": 0.0}]
 
 
 def test_stage_durations_by_hand(good: CaseExtract) -> None:

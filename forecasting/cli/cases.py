@@ -33,9 +33,12 @@ def synth(
 
     path, cal, df = synthesise_la(la, out, seed=seed, start=start, end=end, data_dir=data_dir)
     print(f"wrote {path} ({len(df)} SYNTHETIC requests) and {path.stem}.meta.json")
+    over = "" if cal.pct_over_1yr is None else f", {cal.pct_over_1yr:.1f}% over a year"
     print(f"calibrated to {cal.source}: refusal rate {cal.refusal_rate:.1%}, not issued "
-          f"{cal.not_issued_rate:.1%}, {cal.pct_within_20wk:.1f}% of plans within 20 weeks")
-    print("simulated plans issued by year (excluding exceptions):")
+          f"{cal.not_issued_rate:.1%}, {cal.pct_within_20wk:.1f}% of plans within 20 weeks"
+          f"{over}")
+    print("simulated plans issued by year (excluding exceptions; calibration is per request "
+          "cohort, so a year of rising requests shows a higher share within 20 weeks):")
     print(timeliness_by_year(df).to_string(index=False))
 
 

@@ -29,6 +29,7 @@ SERIES_IDS: tuple[str, ...] = (
     "requests", "decisions", "assessments", "refusals", "withdrawn", "plans_issued",
     "not_issued", "issued_within_20wk", "pct_within_20wk",
 )
+_ONE_YEAR_DAYS = 365
 OPEN_STAGES: tuple[str, ...] = ("awaiting_decision", "awaiting_advice", "drafting", "finalising")
 #: Bands of weeks past the 20-week deadline: (label, lower bound, upper bound) in weeks.
 BACKLOG_BANDS: tuple[tuple[str, float, float], ...] = (
@@ -124,22 +125,29 @@ def monthly_series(extract: CaseExtract | pd.DataFrame) -> pd.DataFrame:
 
 
 def timeliness_by_year(extract: CaseExtract | pd.DataFrame) -> pd.DataFrame:
-    """Plans issued per calendar year of the final date and % within 20 weeks (no exceptions).
+    """Plans issued per calendar year of the final date: % within 20 weeks and % over a year.
 
-    Comparable with SEN2's ``plans_issued_den`` and ``pc_plans_issued_within_20_weeks``.
+    Exceptions are left out, as in DfE's headline measure. Comparable with SEN2's
+    ``plans_issued_den``, ``pc_plans_issued_within_20_weeks`` and ``pc_plans_issued_gt_1_year``
+    ("over a year" here: more than 365 days from request to final plan).
 
     Examples
     --------
-    >>> timeliness_by_year(_example()).to_dict("records")
-    [{'year': 2024, 'plans_issued': 1, 'within_20wk': 1, 'pct_within_20wk': 100.0}]
+    >>> timeliness_by_year(_example()).to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
+    [{'year': 2024, 'plans_issued': 1, 'within_20wk': 1, 'over_1yr': 0,
+      'pct_within_20wk': 100.0, 'pct_over_1yr': 0.0}]
     """
     df = _frame(extract)
     issued = df[df["final_date"].notna() & ~df["exception"].astype(bool)]
     days = (issued["final_date"] - issued["request_date"]).dt.days
-    out = pd.DataFrame({"year": issued["final_date"].dt.year, "within": days <= WEEKS_20_DAYS})
-    res = out.groupby("year").agg(plans_issued=("within", "size"), within_20wk=("within", "sum"))
-    res = res.reset_index().astype({"year": int, "plans_issued": int, "within_20wk": int})
+    out = pd.DataFrame({"year": issued["final_date"].dt.year, "within": days <= WEEKS_20_DAYS,
+                        "over": days > _ONE_YEAR_DAYS})
+    res = out.groupby("year").agg(plans_issued=("within", "size"), within_20wk=("within", "sum"),
+                                  over_1yr=("over", "sum"))
+    res = res.reset_index().astype(
+        {"year": int, "plans_issued": int, "within_20wk": int, "over_1yr": int})
     res["pct_within_20wk"] = (100.0 * res["within_20wk"] / res["plans_issued"]).round(1)
+    res["pct_over_1yr"] = (100.0 * res["over_1yr"] / res["plans_issued"]).round(1)
     return res
 
 

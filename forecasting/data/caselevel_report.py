@@ -74,7 +74,8 @@ def summary_text(
     lines += ["", f"Monthly counts (latest {len(wide)} months; event month):",
               wide.to_string()]
     timely = timeliness_by_year(df)
-    lines += ["", "Plans issued by calendar year and % within 20 weeks (excluding exceptions):",
+    lines += ["", "Plans issued by calendar year, % within 20 weeks and % over a year "
+              "(excluding exceptions):",
               timely.to_string(index=False) if not timely.empty else "  none issued"]
     open_ = open_caseload(df, day)
     table = backlog_by_age(open_)

@@ -9,6 +9,7 @@ writes a ``.meta.json`` sidecar saying so.
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 from collections.abc import Mapping
@@ -68,21 +69,29 @@ _STAGE = {
 }
 _FAMILY_COMMENT_DAYS = 15
 _TUNE_SEED = 20_140_901  # fixed, so the tuned scale never depends on the caller's seed
-_TUNE_N = 20_000
+_TUNE_N = 10_000
+_ONE_YEAR_DAYS = 365
 
 
-def _stage_days(z: Mapping[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
-    """Stage durations in days from standard normals ``z``; ``scale`` stretches every stage."""
+def _stage_days(z: Mapping[str, np.ndarray], scale: float, spread: float = 0.0
+                ) -> dict[str, np.ndarray]:
+    """Stage durations in days from standard normals ``z``.
+
+    ``scale`` stretches every stage; ``spread`` gives each case one common slowness factor
+    (``exp(spread * z_case)``) on the assessment stages, so a case stuck behind a backlog is
+    slow throughout and the share of plans taking over a year can be matched too.
+    """
+    case = np.exp(spread * z["case"])
     out = {}
     for stage, (median, sd) in _STAGE.items():
         # Decisions slip less than the advice and drafting stages when a service is behind.
-        s = np.sqrt(scale) if stage == "decision" else scale
+        s = np.sqrt(scale) if stage == "decision" else scale * case
         out[stage] = np.maximum(1.0, np.round(median * s * np.exp(sd * z[stage])))
     return out
 
 
 def _normals(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    return {stage: rng.standard_normal(n) for stage in _STAGE}
+    return {stage: rng.standard_normal(n) for stage in (*_STAGE, "case")}
 
 
 def _assess_total(days: Mapping[str, np.ndarray], offset: np.ndarray,
@@ -94,28 +103,51 @@ def _assess_total(days: Mapping[str, np.ndarray], offset: np.ndarray,
     return days["decision"] + offset + advice + days["draft"] + _FAMILY_COMMENT_DAYS + days["final"]
 
 
-def duration_scale(pct_within_20wk: float) -> float:
-    """The stage-duration scale at which ``pct_within_20wk`` percent of plans take <= 20 weeks.
+@functools.lru_cache(maxsize=64)
+def duration_scale(pct_within_20wk: float, pct_over_1yr: float | None = None
+                   ) -> tuple[float, float]:
+    """The ``(scale, spread)`` of stage durations that reproduce the SEN2 timeliness figures.
 
-    Found by bisection on a fixed sample, so it does not depend on the generator's seed.
+    ``scale`` is found by bisection so that ``pct_within_20wk`` percent of plans take at most
+    20 weeks; if ``pct_over_1yr`` is given, ``spread`` is found by an outer bisection so that
+    that percent take over 52 weeks (else ``spread`` is 0). Computed on a fixed sample, so the
+    result does not depend on the generator's seed.
 
     Examples
     --------
-    >>> duration_scale(90.0) < 1.0 < duration_scale(40.0) < duration_scale(10.0)
+    >>> duration_scale(90.0)[0] < 1.0 < duration_scale(40.0)[0] < duration_scale(10.0)[0]
+    True
+    >>> scale, spread = duration_scale(9.4, 44.8)
+    >>> spread > 0.3
     True
     """
     rng = np.random.default_rng(_TUNE_SEED)
     z = _normals(rng, _TUNE_N)
     offset = rng.integers(0, 8, _TUNE_N).astype(float)
     asked = {k: rng.random(_TUNE_N) < p for k, p in _ADVICE_SHARE.items()}
-    target = min(max(pct_within_20wk / 100.0, 0.001), 0.999)
-    lo, hi = np.log(0.01), np.log(50.0)
-    for _ in range(50):
-        mid = 0.5 * (lo + hi)
-        share = np.mean(_assess_total(_stage_days(z, float(np.exp(mid))), offset, asked)
-                        <= WEEKS_20_DAYS)
-        lo, hi = (mid, hi) if share > target else (lo, mid)
-    return float(np.exp(0.5 * (lo + hi)))
+
+    def totals(log_scale: float, spread: float) -> np.ndarray:
+        return _assess_total(_stage_days(z, float(np.exp(log_scale)), spread), offset, asked)
+
+    def fit_scale(spread: float) -> float:
+        target = min(max(pct_within_20wk / 100.0, 0.001), 0.999)
+        lo, hi = np.log(0.01), np.log(50.0)
+        for _ in range(30):
+            mid = 0.5 * (lo + hi)
+            share = np.mean(totals(mid, spread) <= WEEKS_20_DAYS)
+            lo, hi = (mid, hi) if share > target else (lo, mid)
+        return 0.5 * (lo + hi)
+
+    spread = 0.0
+    if pct_over_1yr is not None:
+        target = min(max(pct_over_1yr / 100.0, 0.0), 0.999)
+        lo, hi = 0.0, 2.5
+        for _ in range(20):
+            mid = 0.5 * (lo + hi)
+            share = np.mean(totals(fit_scale(mid), mid) > _ONE_YEAR_DAYS)
+            lo, hi = (mid, hi) if share < target else (lo, mid)
+        spread = 0.5 * (lo + hi)
+    return float(np.exp(fit_scale(spread))), float(spread)
 
 
 def _request_dates(cal: Calibration, start: pd.Timestamp, end: pd.Timestamp,
@@ -151,13 +183,19 @@ def generate_synthetic(
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
     seed: int = 0,
+    warmup_years: int = 3,
 ) -> pd.DataFrame:
     """Make a synthetic case-level extract in the schema, calibrated to one LA's SEN2 figures.
 
-    Requests arrive from ``start`` to ``end`` with term-time seasonality; each goes through
-    the statutory stages with log-normal durations stretched so that the share of plans
-    issued within 20 weeks matches ``calibration.pct_within_20wk``. Events after ``end`` are
-    left blank, so cases still open on ``end`` form today's backlog.
+    Requests arrive with term-time seasonality; each goes through the statutory stages with
+    log-normal durations stretched so that the share of plans issued within 20 weeks (and,
+    if given, over a year) matches the calibration. Events after ``end`` are left blank, so
+    cases still open on ``end`` form today's backlog.
+
+    Like a case-management export of "every case active in the period", the extract holds
+    the requests received from ``start`` to ``end`` plus those received up to
+    ``warmup_years`` earlier that were still open on ``start``. Without them, plans issued in
+    the first months would all be quick ones and the backlog would lack its oldest cases.
 
     Parameters
     ----------
@@ -167,6 +205,9 @@ def generate_synthetic(
         First and last day of the extract (``end`` plays the role of "today").
     seed : int
         Seed for ``numpy.random.default_rng``; the same seed gives the same frame.
+    warmup_years : int
+        How far before ``start`` cases still open on ``start`` may have been requested
+        (0: only requests from ``start``).
 
     Returns
     -------
@@ -179,15 +220,21 @@ def generate_synthetic(
     >>> cal = Calibration("Testshire", {2024: 600}, refusal_rate=0.2, not_issued_rate=0.02,
     ...                   pct_within_20wk=50.0)
     >>> df = generate_synthetic(cal, start="2024-01-01", end="2024-12-31", seed=1)
-    >>> len(df), bool(df["synthetic"].all()), df.attrs["synthetic"]
-    (600, True, True)
+    >>> int((df["request_date"] >= "2024-01-01").sum()), bool(df["synthetic"].all())
+    (600, True)
+    >>> bool((df["request_date"] < "2024-01-01").any())  # still open on 1 January
+    True
     """
     start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     if end < start:
         raise EhcpError(f"end {end.date()} is before start {start.date()}", field="end",
                         fix="give an end date after the start date")
+    if warmup_years < 0:
+        raise EhcpError(f"warmup_years must be 0 or more, got {warmup_years}",
+                        field="warmup_years", fix="give a whole number of years such as 3")
     rng = np.random.default_rng(seed)
-    requests = _request_dates(calibration, start, end, rng)
+    first = start - pd.DateOffset(years=warmup_years)
+    requests = _request_dates(calibration, first, end, rng)
     n = len(requests)
     frame = empty_frame()
     if n == 0:
@@ -205,7 +252,8 @@ def generate_synthetic(
     setting_u = rng.random(n)
     need = _pick(rng, calibration.need_mix, n)
 
-    days = _stage_days(z, duration_scale(calibration.pct_within_20wk))
+    days = _stage_days(z, *duration_scale(calibration.pct_within_20wk,
+                                          calibration.pct_over_1yr))
     refuse = calibration.refusal_rate
     decision = np.where(u_decision < refuse, "not_assess",
                         np.where(u_decision < refuse + calibration.withdrawn_rate, "withdrawn",
@@ -259,12 +307,19 @@ def generate_synthetic(
     out["exception"] = exception
     out["synthetic"] = True
     out = _truncate(out, end)
+    closed = pd.concat([
+        out["decision_date"].where(out["decision"].isin(["not_assess", "withdrawn"])),
+        out["final_date"], out["not_issued_date"],
+    ], axis=1).min(axis=1)
+    out = out[(out["request_date"] >= start) | closed.isna() | (closed >= start)]
     out = out.sort_values("request_date", kind="stable").reset_index(drop=True)
     year = out["request_date"].dt.year
     seq = out.groupby(year).cumcount() + 1
     out["case_id"] = "SYN" + year.astype("str") + "-" + seq.map("{:05d}".format)
     out = out[[c.name for c in CASE_SCHEMA]]
-    out.attrs.update({"synthetic": True, "la": calibration.la, "seed": seed})
+    out.attrs.update({"synthetic": True, "la": calibration.la, "seed": seed,
+                      "start": str(start.date()), "end": str(end.date()),
+                      "warmup_years": warmup_years})
     return out
 
 
@@ -327,6 +382,9 @@ def write_synthetic(
                        "not real cases. Calibrated to published DfE SEN2 totals only.",
         "la": la,
         "seed": seed if seed is not None else df.attrs.get("seed"),
+        "start": df.attrs.get("start"),
+        "end": df.attrs.get("end"),
+        "warmup_years": df.attrs.get("warmup_years"),
         "rows": len(df),
         "first_request": str(df["request_date"].min().date()) if len(df) else None,
         "last_request": str(df["request_date"].max().date()) if len(df) else None,
@@ -338,7 +396,9 @@ def write_synthetic(
         cal["requests_per_year"] = {str(k): v for k, v in calibration.requests_per_year.items()}
         meta["calibration"] = cal
         meta["calibration_source"] = calibration.source
-        meta["duration_scale"] = round(duration_scale(calibration.pct_within_20wk), 4)
+        scale, spread = duration_scale(calibration.pct_within_20wk, calibration.pct_over_1yr)
+        meta["duration_scale"] = round(scale, 4)
+        meta["duration_spread"] = round(spread, 4)
     sidecar_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return path
 

@@ -37,6 +37,9 @@ class Calibration:
         Share of completed assessments that end in a decision not to issue a plan, 0-1.
     pct_within_20wk : float
         Percent of plans issued within 20 weeks, excluding exceptions (0-100).
+    pct_over_1yr : float, optional
+        Percent of plans issued after more than a year (0-100); when given, the spread of
+        case durations is tuned to match it too.
     withdrawn_rate : float
         Share of requests withdrawn before a decision.
     exception_rate : float
@@ -59,6 +62,7 @@ class Calibration:
     refusal_rate: float
     not_issued_rate: float
     pct_within_20wk: float
+    pct_over_1yr: float | None = None
     withdrawn_rate: float = 0.01
     exception_rate: float = 0.03
     need_mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_NEED_MIX))
@@ -83,6 +87,10 @@ class Calibration:
         if not 0.0 <= self.pct_within_20wk <= 100.0:
             raise EhcpError(f"pct_within_20wk must be a percent 0-100, got {self.pct_within_20wk}",
                             field="pct_within_20wk", fix="give e.g. 49.2 for 49.2%")
+        over = self.pct_over_1yr
+        if over is not None and not (0.0 <= over <= 100.0 - self.pct_within_20wk):
+            raise EhcpError(f"pct_over_1yr must be a percent from 0 to 100 - pct_within_20wk, "
+                            f"got {over}", field="pct_over_1yr", fix="check the two percents")
         unknown = sorted(set(self.need_mix) - set(NEED_CODES))
         if unknown or sum(self.need_mix.values()) <= 0:
             raise EhcpError(f"need_mix has unknown codes {unknown} or sums to 0",
@@ -212,6 +220,11 @@ def calibration_from_panel(panel: pd.DataFrame, la: str, *, n_years: int = 3) ->
     mix = _need_mix(rows, years)
     if mix:
         kwargs["need_mix"] = mix
+    over = _usable(rows, "plans_over_1yr")
+    over_years = [y for y in years if y in over.index]
+    if over_years:
+        kwargs["pct_over_1yr"] = float(100.0 * over.loc[over_years].sum()
+                                       / series["plans_issued_den"].loc[over_years].sum())
     withdrawn = _usable(rows, "requests_withdrawn")
     wd_years = [y for y in years if y in withdrawn.index]
     if wd_years:
