@@ -99,3 +99,14 @@ def test_export_unknown_suffix(tmp_path, capsys):
     assert main(["data", "export", "--out", str(tmp_path / "panel.xlsx")]) == 2
     _, err = capsys.readouterr()
     assert "--out" in err and ".csv or .parquet" in err
+
+
+def test_validate_detects_case_level_extract(tmp_path, capsys):
+    schema = pytest.importorskip("forecasting.data.caselevel_schema")
+    required = [c.name for c in schema.CASE_SCHEMA if c.required]
+    path = tmp_path / "extract.csv"
+    path.write_text(",".join(required) + "\n" + ",".join("?" for _ in required) + "\n")
+    code = main(["data", "validate", str(path)])
+    out, err = capsys.readouterr()
+    assert "case-level extract" in out
+    assert code == 2 and str(path) in err and "Traceback" not in err

@@ -150,3 +150,11 @@ def test_consistent_series_sums_cumbria_successors(panel):
 def test_series_rejects_unknown_measure(panel):
     with pytest.raises(EhcpError, match="requests_received"):
         series(panel, "requests_recieved")
+
+
+def test_tribunal_appeal_rates_from_supporting_file(panel):
+    assert value(panel, ENGLAND, "tribunal_appeals_registered", 2024)["y"] == 22276
+    assert value(panel, LEEDS, "tribunal_appeals_registered", 2024)["y"] == 126
+    # DOMAIN.md: Leeds appeal rate 3.6% in 2024 (DfE's new "in development" denominator).
+    assert value(panel, LEEDS, "tribunal_appeal_rate_in_development", 2024)["y"] == 3.6
+    assert value(panel, LEEDS, "tribunal_appeal_rate", 2014)["y"] == 1.4

@@ -111,7 +111,8 @@ def _cell(value: float, flag: str, notes: list[str], where: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         code = flag.split(":", 1)[0] if flag else ""
         return code if code in ("x", "z", "c") else ""
-    text = f"{value:.1f}" if where.startswith("pct_") else f"{value:,.0f}"
+    percent = where.startswith("pct_") or "_rate" in where
+    text = f"{value:.1f}" if percent else f"{value:,.0f}"
     shown = [f for f in flag.split(";") if f and f != "break_in_series"]
     if shown:
         notes.append(f"{where}: {'; '.join(shown)}")

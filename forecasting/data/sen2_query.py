@@ -31,6 +31,9 @@ HEADLINE_MEASURES: tuple[str, ...] = (
     "mediation_request_decision",
     "tribunal_after_mediation",
     "tribunal_request_decision",
+    "tribunal_appeals_registered",
+    "tribunal_appeal_rate",
+    "tribunal_appeal_rate_in_development",
 )
 
 

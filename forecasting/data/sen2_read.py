@@ -24,6 +24,7 @@ import pandas as pd
 from forecasting.data.sen2_schema import CODE_FLAGS, ID_COLUMNS, FileSpec, spec_for
 from forecasting.errors import EhcpError
 
+# Imported late: sen2_appeals needs LONG_COLUMNS from this module.
 __all__ = ["ParsedFile", "read_csv_bytes", "read_zip", "zip_members", "parse_table"]
 
 _LEVELS = {"National": "national", "Regional": "regional", "Local authority": "la"}
@@ -91,7 +92,27 @@ def read_zip(path: Path, *, strict: bool = True) -> list[ParsedFile]:
             spec = spec_for(member)
             assert spec is not None
             parsed.append(parse_table(read_csv_bytes(data, source), spec, source, strict=strict))
+        for member in members:
+            if APPEALS_PATTERN.search(member.rsplit("/", 1)[-1]):
+                parsed.append(_read_appeals(zf, member, f"{path.name}:{member}", parsed, strict))
     return parsed
+
+
+def _read_appeals(zf, member, source, parsed, strict) -> ParsedFile:
+    """The tribunal appeal-rate table, with LAs matched to the codes of the other files."""
+    la = pd.concat([p.long[p.long["level"] == "la"] for p in parsed]).sort_values("ds")
+    latest = la.drop_duplicates("unique_id", keep="last")
+    lookup: dict[str, tuple[str, str, str]] = {}
+    for uid, name, old in zip(latest["unique_id"], latest["name"], latest["old_code"], strict=True):
+        lookup[old] = (uid, name, old)
+        lookup[name.casefold()] = (uid, name, old)
+    try:
+        data = zf.read(member)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+        raise EhcpError(f"cannot read this file from the zip ({err})", file=source) from err
+    long, problems = parse_appeals(data, source, lookup, strict=strict)
+    spec = FileSpec(member.rsplit("/", 1)[-1], "supporting", "flow", (), ())
+    return ParsedFile(source, spec, len(long), long, problems)
 
 
 def read_csv_bytes(data: bytes, source: str) -> pd.DataFrame:
@@ -359,6 +380,9 @@ def _combine(long: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat([single, summed.reset_index()], ignore_index=True)
     out["ds"] = out["ds"].astype("int64")
     return out[LONG_COLUMNS]
+
+
+from forecasting.data.sen2_appeals import APPEALS_PATTERN, parse_appeals  # noqa: E402
 
 
 def _empty_raw() -> pd.DataFrame:

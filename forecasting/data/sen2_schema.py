@@ -445,6 +445,12 @@ FILE_SPECS: tuple[FileSpec, ...] = (
 #: Every measure the loader can produce.
 MEASURES: tuple[str, ...] = tuple(
     dict.fromkeys(m for spec in FILE_SPECS for b in spec.blocks for _, m, _ in b.columns)
+) + (  # from the tribunal appeal-rate table (forecasting.data.sen2_appeals)
+    "tribunal_appeals_registered",
+    "tribunal_appealable_decisions",
+    "tribunal_appeal_rate",
+    "tribunal_appealable_decisions_in_development",
+    "tribunal_appeal_rate_in_development",
 )
 
 _BY_NAME = {spec.name: spec for spec in FILE_SPECS}

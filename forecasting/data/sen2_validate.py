@@ -156,7 +156,8 @@ def _validate_extract(path: Path) -> FileReport:
     report.rows = found.n_rows
     report.errors = list(found.errors)
     report.rejects = [
-        f"row {r.row}, field '{r.field}': {r.reason}" for r in found.rejects.itertuples(index=False)
+        f"{path}, row {r.row}, field '{r.field}': {r.reason}"
+        for r in found.rejects.itertuples(index=False)
     ]
     report.notes = list(found.warnings)
     return report
