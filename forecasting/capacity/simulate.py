@@ -178,3 +178,45 @@ def simulate_capacity(
     for message in messages:
         warnings.warn(message, EhcpWarning, stacklevel=2)
     return SimulationResult(weekly=weekly, cases=records, diagnostics=diagnostics, events=events)
+
+
+def demand_from_sen2(config: CapacityConfig, n_paths: int, seed: int,
+                     data_dir: str | None = None) -> pd.DataFrame:
+    """Demand sample paths for the config's LA from the DfE SEN2 panel and the forecasting engine.
+
+    ``requests_received`` is forecast (``forecasting.forecast.simulate``, model ``auto``) far
+    enough ahead to cover the simulation; the starting stock is the LA's latest published
+    January stock (``stock_plans``) up to the start year, passed as ``measure = stock_plans``.
+
+    Returns
+    -------
+    DataFrame
+        ``unique_id, ds, sample_id, y, measure``.
+    """
+    from forecasting.data import find_la, load_panel, series
+    from forecasting.forecast import simulate as forecast_paths
+
+    la = config.demand.la
+    if not la:
+        raise EhcpError("no local authority named", field="demand.la",
+                        fix="set demand.la (e.g. Leeds) or use demand.source: fixed")
+    panel = load_panel(data_dir)
+    uid = find_la(panel, la)
+    history = series(panel, "requests_received", level="la", dropna=True)
+    history = history[history["unique_id"] == uid]
+    if history.empty:
+        raise EhcpError(f"no requests_received figures for {la}", field="demand.la")
+    sim = config.simulation
+    last_sim_year = (sim.start.year * 365 + sim.start.timetuple().tm_yday + sim.horizon_days) // 365
+    h = max(int(last_sim_year) - int(history["ds"].max()), 1)
+    paths = forecast_paths(history, h=h, n_paths=n_paths, seed=seed)
+    paths = paths[["unique_id", "ds", "sample_id", "y"]].assign(measure="requests_received")
+    stock = series(panel, "stock_plans", level="la", dropna=True)
+    stock = stock[(stock["unique_id"] == uid) & (stock["ds"] <= sim.start.year)]
+    if not stock.empty:
+        value = float(stock.sort_values("ds")["y"].iloc[-1])
+        ids = np.sort(paths["sample_id"].unique())
+        paths = pd.concat([paths, pd.DataFrame({
+            "unique_id": uid, "ds": sim.start.year, "sample_id": ids, "y": value,
+            "measure": "stock_plans"})], ignore_index=True)
+    return paths
