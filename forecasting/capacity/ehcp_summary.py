@@ -96,7 +96,7 @@ def plot_backlog_bands(weekly: pd.DataFrame, scenario: str | None = None,
         axes = fig.add_subplot()
     else:
         axes = ax  # type: ignore[assignment]
-        fig = axes.figure  # type: ignore[attr-defined]
+        fig = axes.figure  # type: ignore[attr-defined,assignment]
     colours = ["#9ecae1", "#fdd49e", "#fdbb84", "#fc8d59", "#e34a33", "#b30000"]
     labels = ["not yet due", "0-4 weeks late", "4-13 weeks late", "13-26 weeks late",
               "26-52 weeks late", "52+ weeks late"]
