@@ -8,6 +8,8 @@ import zipfile
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting.data import load_panel
 from forecasting.data.sen2_read import parse_table, read_csv_bytes
@@ -111,3 +113,28 @@ def test_strict_parse_raises_with_file_row_field(fixtures_dir):
 )
 def test_age_bands(label, band):
     assert age_band(label) == band
+
+
+@given(st.integers(min_value=0, max_value=25))
+@settings(max_examples=30, deadline=None)
+def test_single_ages_fall_in_their_band(age):
+    band = age_band(f"age {age}")
+    low, high = (0, 4) if band == "under 5" else map(int, band.split("-"))
+    assert low <= age <= high
+
+
+@given(st.lists(st.tuples(st.sampled_from(["E10000006", "E06000063", "E06000064", "E08000035"]),
+                          st.integers(2020, 2024), st.integers(0, 5000)),
+                min_size=1, max_size=20, unique_by=lambda t: t[:2]))
+@settings(max_examples=40, deadline=None)
+def test_consistent_series_preserves_yearly_totals(rows):
+    from forecasting.data import consistent_series
+
+    panel = pd.DataFrame(rows, columns=["unique_id", "ds", "y"]).assign(
+        level="la", measure="requests_received", breakdown="all", y=lambda d: d["y"].astype(float)
+    )
+    out = consistent_series(panel, "requests_received")
+    pd.testing.assert_series_equal(
+        out.groupby("ds")["y"].sum(), panel.groupby("ds")["y"].sum(), check_names=False
+    )
+    assert set(out["unique_id"]) <= {"E06000063+E06000064", "E08000035"}

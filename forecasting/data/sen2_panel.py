@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Bump when the parsing changes, so cached panels built by older code are not reused.
-CODE_VERSION = "sen2-panel-2"
+CODE_VERSION = "sen2-panel-3"
 
 PANEL_COLUMNS = [
     "unique_id",

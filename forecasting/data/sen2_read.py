@@ -301,7 +301,7 @@ def parse_table(
     long = long[~long["_row"].isin(rejected)]
     long = _to_numbers(long, spec, source, problems, rejected, strict)
     long = long[~long["_row"].isin(rejected)]
-    return ParsedFile(source, spec, len(df), _combine(long), problems, rejected, notes)
+    return ParsedFile(source, spec, len(df), _exclusive(_combine(long)), problems, rejected, notes)
 
 
 def _check_areas(df, level, rownum, source, problems, rejected, strict) -> None:
@@ -383,6 +383,25 @@ def _combine(long: pd.DataFrame) -> pd.DataFrame:
 
 
 from forecasting.data.sen2_appeals import APPEALS_PATTERN, parse_appeals  # noqa: E402
+
+
+def _exclusive(long: pd.DataFrame) -> pd.DataFrame:
+    """Make ``placement:special`` exclude independent special schools, as DfE totals include them.
+
+    Placement categories are then distinct, so a mix over them does not count a plan twice.
+    """
+    keys = ["unique_id", "measure", "ds"]
+    special = long["breakdown"] == "placement:special"
+    indep = long.loc[long["breakdown"] == "placement:independent special", [*keys, "y", "flag"]]
+    if not special.any() or indep.empty:
+        return long
+    merged = long.loc[special, keys].merge(indep, on=keys, how="left")
+    long = long.copy()
+    long.loc[special, "y"] = long.loc[special, "y"].to_numpy() - merged["y"].to_numpy()
+    # A missing independent count makes the difference unknown, as in _combine.
+    both = long.loc[special, "flag"].to_numpy(), merged["flag"].fillna("").to_numpy()
+    long.loc[special, "flag"] = [";".join(dict.fromkeys(f for f in pair if f)) for pair in zip(*both, strict=True)]
+    return long
 
 
 def _empty_raw() -> pd.DataFrame:
