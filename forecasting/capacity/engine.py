@@ -1,9 +1,10 @@
 """The capacity simulator engine: a generic case-by-case discrete-event simulation.
 
 ``run(network, arrivals, capacity, horizon_days, seed)`` simulates many sample paths of a
-:class:`~forecasting.capacity.network.Network` in compiled code (numba, one binary-heap event loop
-per path, paths in parallel), tracking every case in continuous time (days). The EHCP pipeline
-is one network; an M/M/c queue and a tandem of exponential stages are others (see the tests).
+:class:`~forecasting.capacity.network.Network` in compiled code (numba, one binary-heap event
+loop per path, blocks of paths on parallel threads), tracking every case in continuous time
+(days). The EHCP pipeline is one network; an M/M/c queue and a tandem of exponential stages are
+others (see the tests).
 
 How capacity is treated
 -----------------------
@@ -27,8 +28,11 @@ identical output; a run split into blocks of paths equals one big run.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from forecasting.capacity.distributions import path_keys
@@ -38,6 +42,7 @@ from forecasting.errors import EhcpError
 
 __all__ = [
     "DEFAULT_LATE_EDGES_WEEKS",
+    "DEFAULT_WAIT_EDGES_WEEKS",
     "Arrivals",
     "Capacity",
     "SimResult",
@@ -47,6 +52,9 @@ __all__ = [
 #: Default lateness bands (weeks past deadline) of open cases at each week end:
 #: not_yet_due, late_0_4, late_4_13, late_13_26, late_26_52, late_52_plus.
 DEFAULT_LATE_EDGES_WEEKS: tuple[float, ...] = (0.0, 4.0, 13.0, 26.0, 52.0)
+
+#: Default bands of time waited for a server (weeks): <1, 1-2, 2-4, 4-8, 8-13, 13-26, 26-52, 52+.
+DEFAULT_WAIT_EDGES_WEEKS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 13.0, 26.0, 52.0)
 
 
 @dataclass(frozen=True)
@@ -240,6 +248,12 @@ class SimResult:
       ``late_edges_weeks[k-1]`` and ``late_edges_weeks[k]`` weeks past the deadline, last band
       open-ended.
     - ``work_hours[path, pool, week]`` float: work hours of jobs completed in the week.
+    - ``started[path, stage, week]``: jobs that started service (got a server) in the week.
+    - ``wait_sum[path, stage, week]`` float: their total days waited for a server (mean wait =
+      ``wait_sum / started``).
+    - ``wait_hist[path, stage, week, band]``: the same jobs by time waited, band ``k`` from
+      ``wait_edges_weeks[k-1]`` (0 for ``k = 0``) up to ``wait_edges_weeks[k]`` weeks, the last
+      band open-ended.
     - ``events[path]`` int64: number of case-stage visits simulated (for throughput).
 
     ``records`` (only if asked): a dict of equal-length arrays ``path, case, stage, arrive,
@@ -263,7 +277,11 @@ class SimResult:
     in_stage: np.ndarray
     work_hours: np.ndarray
     events: np.ndarray
+    started: np.ndarray
+    wait_sum: np.ndarray
+    wait_hist: np.ndarray
     late_edges_weeks: tuple[float, ...]
+    wait_edges_weeks: tuple[float, ...]
     records: dict[str, np.ndarray] | None = None
 
     @property
@@ -295,6 +313,8 @@ def run(
     record_cases: bool | int | list[int] = False,
     first_path: int = 0,
     late_edges_weeks: tuple[float, ...] = DEFAULT_LATE_EDGES_WEEKS,
+    wait_edges_weeks: tuple[float, ...] = DEFAULT_WAIT_EDGES_WEEKS,
+    n_threads: int | None = None,
 ) -> SimResult:
     """Simulate every path of ``arrivals`` through ``network`` with ``capacity``.
 
@@ -316,6 +336,11 @@ def run(
         Global index of the first path, so blocks of paths can be run separately and joined.
     late_edges_weeks : tuple of float
         Increasing edges (weeks past deadline) of the lateness bands of ``in_stage``.
+    wait_edges_weeks : tuple of float
+        Increasing edges (weeks waited for a server) of the bands of ``wait_hist``.
+    n_threads : int, optional
+        Threads running blocks of paths; default ``NUMBA_NUM_THREADS`` (the number of cores).
+        The result does not depend on it.
 
     Returns
     -------
@@ -336,6 +361,7 @@ def run(
     """
     n_paths = arrivals.n_paths
     _check_inputs(network, arrivals, capacity, horizon_days, late_edges_weeks)
+    _check_edges(wait_edges_weeks, "wait_edges_weeks")
     dists, par_start, par_len = network.packed()
     n_classes = int(arrivals.case_class.max()) + 1 if arrivals.n_cases else 1
     class_rank = np.stack([p.class_rank(n_classes) for p in network.pools]) if network.n_pools \
@@ -359,13 +385,32 @@ def run(
     in_stage = np.zeros((n_paths, n_s, n_b, n_weeks), np.int32)
     work_hours = np.zeros((n_paths, n_q, n_weeks), np.float64)
     visits = np.zeros(n_paths, np.int64)
+    wait_edges = 7.0 * np.asarray(wait_edges_weeks, dtype=np.float64)
+    n_wb = len(wait_edges) + 1
+    started = np.zeros((n_paths, n_s, n_weeks), np.int32)
+    wait_sum = np.zeros((n_paths, n_s, n_weeks), np.float64)
+    wait_hist = np.zeros((n_paths, n_s, n_weeks, n_wb), np.int32)
     net_args = (network.pool_of_stage(), prio, route_cum, dists.kind, dists.p1, dists.p2,
                 dists.emp_start, dists.emp_len, dists.emp, par_start, par_len, class_rank, policy,
-                float(horizon_days), band_off)
+                float(horizon_days), band_off, wait_edges)
     a = arrivals
-    run_paths(keys, a.offsets, a.time, a.stage, a.case_class, a.work_multiplier, a.deadline,
-              capacity.servers, capacity.speed, *net_args, exit_time, exit_code, stage_h,
-              entries, completions, exits, exits_late, waiting, in_stage, work_hours, visits)
+    args = (keys, a.offsets, a.time, a.stage, a.case_class, a.work_multiplier, a.deadline,
+            capacity.servers, capacity.speed, *net_args, exit_time, exit_code, stage_h,
+            entries, completions, exits, exits_late, waiting, in_stage, work_hours,
+            started, wait_sum, wait_hist, visits)
+    n_workers = max(1, min(n_threads or _default_threads(), n_paths))
+    if n_workers == 1:
+        run_paths(0, n_paths, *args)
+    else:
+        # Blocks of paths on threads (the kernel releases the GIL). Several blocks per worker
+        # balance paths of unequal size; results do not depend on the split.
+        n_blocks = min(n_paths, 4 * n_workers)
+        edges = np.linspace(0, n_paths, n_blocks + 1).astype(int)
+        with ThreadPoolExecutor(n_workers) as pool:
+            futures = [pool.submit(run_paths, int(lo), int(hi), *args)
+                       for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
+            for f in futures:
+                f.result()
     records = None
     if record_cases is not False:
         if record_cases is True:
@@ -374,18 +419,24 @@ def run(
             which = [record_cases]
         else:
             which = list(record_cases)
-        records = _record(which, keys, a, capacity, net_args, n_s, n_e, n_q, n_b, n_weeks)
+        records = _record(which, keys, a, capacity, net_args, n_s, n_e, n_q, n_b, n_wb, n_weeks)
     return SimResult(
         network=network, horizon_days=float(horizon_days), first_path=first_path,
         offsets=a.offsets, exit_time=exit_time, exit_code=exit_code, stage_at_horizon=stage_h,
         entries=entries, completions=completions, exits=exits, exits_late=exits_late,
         waiting=waiting, in_stage=in_stage, work_hours=work_hours, events=visits,
-        late_edges_weeks=tuple(float(x) for x in late_edges_weeks), records=records,
+        started=started, wait_sum=wait_sum, wait_hist=wait_hist,
+        late_edges_weeks=tuple(float(x) for x in late_edges_weeks),
+        wait_edges_weeks=tuple(float(x) for x in wait_edges_weeks), records=records,
     )
 
 
+def _default_threads() -> int:
+    return int(getattr(numba.config, "NUMBA_NUM_THREADS", os.cpu_count() or 1))
+
+
 def _record(which: list[int], keys: np.ndarray, a: Arrivals, capacity: Capacity,
-            net_args: tuple, n_s: int, n_e: int, n_q: int, n_b: int,
+            net_args: tuple, n_s: int, n_e: int, n_q: int, n_b: int, n_wb: int,
             n_weeks: int) -> dict[str, np.ndarray]:
     # Re-simulating a path gives exactly the same events (counter-based random numbers), so
     # records are produced by a serial second pass over the chosen paths only.
@@ -404,7 +455,8 @@ def _record(which: list[int], keys: np.ndarray, a: Arrivals, capacity: Capacity,
             np.zeros((n_s, n_weeks), np.int32), np.zeros((n_s, n_weeks), np.int32),
             np.zeros((n_e, n_weeks), np.int32), np.zeros((n_e, n_weeks), np.int32),
             np.zeros((n_s, n_weeks), np.int32), np.zeros((n_s, n_b, n_weeks), np.int32),
-            np.zeros((n_q, n_weeks), np.float64), True)
+            np.zeros((n_q, n_weeks), np.float64), np.zeros((n_s, n_weeks), np.int32),
+            np.zeros((n_s, n_weeks), np.float64), np.zeros((n_s, n_weeks, n_wb), np.int32), True)
         order = np.lexsort((rec[:, 2], rec[:, 1]))
         parts.append((p, rec[order]))
     def col(j: int, dtype: type) -> np.ndarray:
@@ -454,7 +506,11 @@ def _check_inputs(network: Network, arrivals: Arrivals, capacity: Capacity,
         raise EhcpError(f"capacity arrays have shape {shape} and {capacity.speed.shape}; "
                         f"expected ({a.n_paths} or 1, {network.n_pools}, days >= 1)",
                         field="capacity", fix="one row per path (or one shared), one per pool")
-    e = np.asarray(late_edges_weeks, dtype=float)
-    if e.ndim != 1 or np.any(np.diff(e) <= 0) or not np.all(np.isfinite(e)):
-        raise EhcpError("lateness band edges must be finite and increasing",
-                        field="late_edges_weeks", fix="e.g. (0, 4, 13, 26, 52)")
+    _check_edges(late_edges_weeks, "late_edges_weeks")
+
+
+def _check_edges(edges: tuple[float, ...], name: str) -> None:
+    e = np.asarray(edges, dtype=float)
+    if e.ndim != 1 or e.size == 0 or np.any(np.diff(e) <= 0) or not np.all(np.isfinite(e)):
+        raise EhcpError("band edges must be a non-empty, finite, increasing list of weeks",
+                        field=name, fix="e.g. (0, 4, 13, 26, 52)")

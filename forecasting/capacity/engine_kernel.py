@@ -3,7 +3,8 @@
 One path is simulated by :func:`sim_path` with a binary heap of pending events (work done,
 stage end, daily capacity check) merged with the time-sorted arrivals; each pool keeps its own
 binary heap of waiting jobs ordered by (stage priority and class rank, policy key, join order).
-No Python objects are created per event. :func:`run_paths` runs paths in parallel (``prange``).
+No Python objects are created per event. :func:`run_paths` runs a block of paths without the GIL, so the caller can run blocks on
+several threads (cheaper to compile than numba ``parallel=True``).
 
 Weekly "at week end" counts are accumulated as difference arrays over each case's time in a
 stage (O(bands) per case-stage visit), so they cost nothing per week.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from forecasting.capacity.distributions import draw, stream, uniform
 
@@ -224,12 +225,13 @@ def _grow_rows(arr, n):
 
 # --- one path ---------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
              pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp, par_start, par_len,
-             class_rank, policy, horizon, band_off,
+             class_rank, policy, horizon, band_off, wait_edges,
              exit_time, exit_code, stage_h,
-             entries, completions, exits, exits_late, waiting, in_stage, work_hours, record):
+             entries, completions, exits, exits_late, waiting, in_stage, work_hours,
+             started, wait_sum, wait_hist, record):
     """Simulate one path; fill the output slices; return (visits, records[n_rec, 5]).
 
     Record columns: stage, case, arrive, start, end.
@@ -423,7 +425,17 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 busy[q] += 1
                 start_t[c] = t
                 phase[c] = _SERVICE
-                _add_span(wdiff[cur[c]], entry_t[c], t, n_weeks)
+                s = cur[c]
+                _add_span(wdiff[s], entry_t[c], t, n_weeks)
+                w = _week(t, n_weeks)
+                if w >= 0:
+                    wt = t - entry_t[c]
+                    started[s, w] += 1
+                    wait_sum[s, w] += wt
+                    b = 0
+                    while b < wait_edges.shape[0] and wt >= wait_edges[b]:
+                        b += 1
+                    wait_hist[s, w, b] += 1
                 te = _finish_time(t, work[c], speed[q])
                 hn = _ev_push(ht, hp, hn, te, c * 4 + _WORK_DONE)
             if qn[q] > 0 and tick_at[q] < 0.0:
@@ -472,22 +484,26 @@ def uniform_at(state):
     return uniform(state, 0)
 
 
-@njit(cache=True, parallel=True)
-def run_paths(keys, offsets, t_arr, stage0, cls, mult, dl, servers, speed,
+@njit(cache=True, nogil=True)
+def run_paths(first, last, keys, offsets, t_arr, stage0, cls, mult, dl, servers, speed,
               pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp, par_start, par_len,
-              class_rank, policy, horizon, band_off,
+              class_rank, policy, horizon, band_off, wait_edges,
               exit_time, exit_code, stage_h,
-              entries, completions, exits, exits_late, waiting, in_stage, work_hours, visits):
-    """Run :func:`sim_path` for every path in parallel; outputs are written in place."""
-    n_paths = offsets.shape[0] - 1
+              entries, completions, exits, exits_late, waiting, in_stage, work_hours,
+              started, wait_sum, wait_hist, visits):
+    """Run :func:`sim_path` for paths ``first .. last - 1``; outputs are written in place.
+
+    Releases the GIL, so blocks of paths run in parallel on Python threads.
+    """
     n_cap = servers.shape[0]
-    for p in prange(n_paths):
+    for p in range(first, last):
         a = offsets[p]
         b = offsets[p + 1]
         cp = p % n_cap
         v, _ = sim_path(keys[p], t_arr[a:b], stage0[a:b], cls[a:b], mult[a:b], dl[a:b],
                         servers[cp], speed[cp], pool_of, prio, route_cum, dkind, dp1, dp2, des,
                         dln, emp, par_start, par_len, class_rank, policy, horizon, band_off,
-                        exit_time[a:b], exit_code[a:b], stage_h[a:b], entries[p], completions[p],
-                        exits[p], exits_late[p], waiting[p], in_stage[p], work_hours[p], False)
+                        wait_edges, exit_time[a:b], exit_code[a:b], stage_h[a:b], entries[p],
+                        completions[p], exits[p], exits_late[p], waiting[p], in_stage[p],
+                        work_hours[p], started[p], wait_sum[p], wait_hist[p], False)
         visits[p] = v
