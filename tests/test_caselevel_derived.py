@@ -137,3 +137,13 @@ def test_series_sum_matches_events_on_larger_input(good: CaseExtract) -> None:
     assert s.loc[s["unique_id"] == "plans_issued", "y"].sum() == 3 * good.frame[
         "final_date"].notna().sum()
     assert np.isclose(s.loc[s["unique_id"] == "decisions", "y"].sum(), 3 * 6)
+
+
+def test_public_module_gives_the_simulators_starting_backlog() -> None:
+    # The capacity layer calls caselevel.load_extract(path) then caselevel.open_caseload(...).
+    from forecasting.data import caselevel
+
+    extract = caselevel.load_extract(CASES / "good.csv")
+    o = caselevel.open_caseload(extract, as_of=pd.Timestamp("2024-04-01"))
+    assert sorted(o["case_id"]) == ["C001", "C003", "C004"]
+    assert {"stage", "age_days", "primary_need"} <= set(o.columns)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.data.caselevel import CaseExtract
+from forecasting.data.caselevel_load import CaseExtract
 from forecasting.data.caselevel_read import as_day
 from forecasting.data.caselevel_schema import ADVICE_TYPES, WEEKS_20_DAYS
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecasting.data.caselevel import CaseExtract
 from forecasting.data.caselevel_derived import (
     backlog_by_age,
     monthly_series,
     open_caseload,
     timeliness_by_year,
 )
+from forecasting.data.caselevel_load import CaseExtract
 
 __all__ = ["format_rejects", "summary_text"]
 

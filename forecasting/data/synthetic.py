@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.data.caselevel import empty_frame
+from forecasting.data.caselevel_load import empty_frame
 from forecasting.data.caselevel_read import DATE_DTYPE, as_day, sidecar_path
 from forecasting.data.caselevel_schema import CASE_SCHEMA, WEEKS_20_DAYS
 from forecasting.data.synthetic_calibration import (
