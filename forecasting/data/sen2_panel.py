@@ -58,7 +58,7 @@ def default_data_dir() -> Path:
 
     Examples
     --------
-    >>> default_data_dir().name in ("raw", os.environ.get("EHCP_DATA_DIR", "raw").rsplit("/")[-1])
+    >>> default_data_dir().is_dir()
     True
     """
     env = os.environ.get("EHCP_DATA_DIR")
