@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import multiprocessing as mp
+import os
 import subprocess
 import time
 import traceback
@@ -192,6 +193,17 @@ def _serial(task: TaskFn, inputs: Sequence[LaInput]) -> Iterator[tuple[LaInput, 
         yield inp, call_task(task, inp)
 
 
+def _init_worker(threads: int) -> None:
+    # Each worker is one of several processes: numba's parallel loops (the capacity simulator)
+    # get a share of the cores, not all of them, so workers do not fight over cores.
+    try:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    except ImportError:  # pragma: no cover - numba is a dependency
+        pass
+
+
 def _pool(
     task: TaskFn, inputs: Sequence[LaInput], workers: int
 ) -> Iterator[tuple[LaInput, LaResult]]:
@@ -200,7 +212,9 @@ def _pool(
     method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
     pending: list[LaInput] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
         futures = {pool.submit(call_task, task, inp): inp for inp in inputs}
         try:
             for fut in as_completed(futures):
@@ -220,7 +234,8 @@ def _pool(
     # task in flight. We cannot tell which LA did it, so each unfinished one runs again alone:
     # the culprit fails with a reason and the others still get done.
     for inp in sorted(pending, key=lambda i: i.la):
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as solo:
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(threads,)) as solo:
             try:
                 result = solo.submit(call_task, task, inp).result()
             except BrokenProcessPool:
@@ -328,6 +343,7 @@ def run_batch(
     workers: int = 1,
     scheduler: Any = None,
     out_dir: str | Path | None = None,
+    models_dir: str | Path | None = None,
     on_result: Callable[[LaResult], None] | None = None,
     progress: bool = False,
 ) -> BatchReport:
@@ -358,6 +374,9 @@ def run_batch(
         A Dask scheduler address (``tcp://HOST:PORT``) or client; overrides ``workers``.
     out_dir : str or Path, optional
         Per-LA files go to ``<out_dir>/<run_id>/<la>/`` before the LA is committed.
+    models_dir : str or Path, optional
+        Fitted models a task returns (``extras["models"]``, see :mod:`forecasting.persist`)
+        go to ``<models_dir>/<run_id>/<la>/<measure>.json`` (+ ``.npz``).
     on_result : callable, optional
         Called with each result after it is committed (e.g. to log progress).
     progress : bool
@@ -395,15 +414,16 @@ def run_batch(
     report = BatchReport(run_id=rid, status="running", resumed=resumed,
                          skipped=[inp.la for inp in inputs if inp.la in done_before])
     la_dir = None if out_dir is None else Path(out_dir) / rid
+    model_dir = None if models_dir is None else Path(models_dir) / rid
     bar = _Progress(progress, total=n_total, completed=n_total - len(todo), run_id=rid)
     try:
         with bar:
             for inp, result in _results(task, todo, workers, scheduler):
                 began = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(
                     seconds=result.seconds)
-                if la_dir is not None and result.ok:
+                if result.ok:
                     try:
-                        write_la_files(la_dir / _safe_name(inp.la), result)
+                        write_la_files(result, la_dir, model_dir)
                     except OSError as err:
                         result = _failed(inp, f"cannot write outputs: {err}")
                 store.write_result(rid, result, started=began)
@@ -428,18 +448,26 @@ def _safe_name(la: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in la)
 
 
-def write_la_files(folder: Path, result: LaResult) -> None:
-    """Write one LA's tables as CSV and its fitted models (``extras['models']``) as JSON/npz."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in result.tables.items():
-        if frame is not None and len(frame):
-            frame.to_csv(folder / f"{name}.csv", index=False)
+def write_la_files(result: LaResult, out_dir: Path | None, models_dir: Path | None) -> None:
+    """Write one LA's tables as CSV under ``out_dir/<la>/`` and its fitted models
+    (``extras['models']``) as JSON/npz under ``models_dir/<la>/<measure>.json``.
+
+    Files are written before the LA's rows are committed, so a committed LA always has them
+    (a rerun overwrites them with identical content).
+    """
+    la = _safe_name(result.la)
+    if out_dir is not None:
+        folder = out_dir / la
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, frame in result.tables.items():
+            if frame is not None and len(frame):
+                frame.to_csv(folder / f"{name}.csv", index=False)
     models = result.extras.get("models") or {}
-    if models:
+    if models_dir is not None and models:
         from forecasting.persist import write_state
 
         for measure, state in models.items():
-            write_state(state, folder / "models" / f"{_safe_name(str(measure))}.json")
+            write_state(state, models_dir / la / f"{_safe_name(str(measure))}.json")
 
 
 class _Progress:
