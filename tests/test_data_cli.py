@@ -77,6 +77,7 @@ def test_show_leeds_real_data(capsys):
     assert "Leeds (E08000035)" in out
     assert "2,313" in out and "6,093" in out  # requests 2024, January 2025 stock
     assert "corrected:6078->362" in out
+    assert "pct_within_20wk_ex" in out and "12.3" in out
 
 
 def test_show_unknown_la_suggests(capsys):

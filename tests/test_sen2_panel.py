@@ -158,3 +158,25 @@ def test_tribunal_appeal_rates_from_supporting_file(panel):
     # DOMAIN.md: Leeds appeal rate 3.6% in 2024 (DfE's new "in development" denominator).
     assert value(panel, LEEDS, "tribunal_appeal_rate_in_development", 2024)["y"] == 3.6
     assert value(panel, LEEDS, "tribunal_appeal_rate", 2014)["y"] == 1.4
+
+
+@pytest.mark.parametrize(
+    ("uid", "year", "new_plans", "pct_20wk", "stock_next_jan"),
+    [  # DOMAIN.md table (from the DfE files)
+        (ENGLAND, 2016, 36094, 58.6, 287290),
+        (ENGLAND, 2019, 53899, 60.4, 390109),
+        (ENGLAND, 2022, 66706, 49.2, 517048),
+        (ENGLAND, 2024, 97747, 46.4, 638745),
+        (LEEDS, 2016, 365, 90.4, 2873),
+        (LEEDS, 2019, 594, 96.1, 4339),
+        (LEEDS, 2022, 362, 12.3, 5137),
+        (LEEDS, 2024, 773, 9.3, 6093),
+    ],
+)
+def test_domain_table(panel, uid, year, new_plans, pct_20wk, stock_next_jan):
+    from forecasting.data import headline_table
+
+    table = headline_table(panel, uid)
+    assert table.loc["new_plans", year] == new_plans
+    assert table.loc["pct_within_20wk_ex", year] == pct_20wk
+    assert table.loc["stock_plans", year + 1] == stock_next_jan

@@ -21,7 +21,7 @@ HEADLINE_MEASURES: tuple[str, ...] = (
     "new_plans",
     "plans_issued_den",
     "plans_within_20wk",
-    "pct_within_20wk",
+    "pct_within_20wk_ex",
     "plans_over_1yr",
     "stock_plans",
     "ceased_plans",
@@ -149,7 +149,7 @@ def find_la(panel: pd.DataFrame, name: str) -> str:
 def headline_table(panel: pd.DataFrame, unique_id: str, *, first_year: int | None = None) -> pd.DataFrame:
     """An area's headline (``breakdown == "all"``) figures: measures as rows, years as columns.
 
-    ``pct_within_20wk`` (plans issued within 20 weeks, % of ``plans_issued_den``, including
+    ``pct_within_20wk_ex`` (DfE's headline: % of new plans issued within 20 weeks, excluding
     exceptions) is derived for display; it is not a panel measure.
 
     Values carrying a flag other than a plain DfE missing-data code are kept; the flags are
@@ -167,16 +167,20 @@ def headline_table(panel: pd.DataFrame, unique_id: str, *, first_year: int | Non
     rows = panel[(panel["unique_id"] == unique_id) & (panel["breakdown"] == "all")]
     if first_year is not None:
         rows = rows[rows["ds"] >= first_year]
-    rows = rows[rows["measure"].isin(HEADLINE_MEASURES)]
-    table = rows.pivot_table(index="measure", columns="ds", values="y", aggfunc="first", dropna=False)
-    if {"plans_within_20wk", "plans_issued_den"} <= set(table.index):
-        # Derived here for display only: DfE's own headline percentage, to one decimal place.
-        pct = 100 * table.loc["plans_within_20wk"] / table.loc["plans_issued_den"]
-        table.loc["pct_within_20wk"] = pct.round(1)
+    shown = rows[rows["measure"].isin(HEADLINE_MEASURES)]
+    table = shown.pivot_table(index="measure", columns="ds", values="y", aggfunc="first", dropna=False)
+    pair = rows[rows["measure"].isin(["plans_within_20wk_ex", "plans_issued_den_ex"])]
+    if not pair.empty:
+        # Derived for display only: DfE's headline "% of new plans issued within 20 weeks,
+        # excluding exceptions", to one decimal place as DfE publishes it.
+        ex = pair.pivot_table(index="measure", columns="ds", values="y", aggfunc="first")
+        if {"plans_within_20wk_ex", "plans_issued_den_ex"} <= set(ex.index):
+            pct = 100 * ex.loc["plans_within_20wk_ex"] / ex.loc["plans_issued_den_ex"]
+            table.loc["pct_within_20wk_ex"] = pct.round(1).reindex(table.columns)
     order = [m for m in HEADLINE_MEASURES if m in table.index]
     table = table.reindex(order)
     table = table.dropna(how="all")
-    flagged = rows[(rows["flag"] != "") & rows["measure"].isin(table.index)]
+    flagged = shown[(shown["flag"] != "") & shown["measure"].isin(table.index)]
     table.attrs["flags"] = {
         (m, int(d)): f for m, d, f in zip(flagged["measure"], flagged["ds"], flagged["flag"], strict=True)
     }
