@@ -138,3 +138,18 @@ def test_consistent_series_preserves_yearly_totals(rows):
         out.groupby("ds")["y"].sum(), panel.groupby("ds")["y"].sum(), check_names=False
     )
     assert set(out["unique_id"]) <= {"E06000063+E06000064", "E08000035"}
+
+
+def test_data_dir_from_environment(good_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("EHCP_DATA_DIR", str(good_dir))
+    monkeypatch.setenv("EHCP_CACHE_DIR", str(tmp_path))
+    panel = load_panel()
+    assert set(panel["release"]) == {"2022", "2025"}
+    assert list(tmp_path.glob("sen2_panel_*.parquet"))
+
+
+def test_missing_folder_and_empty_folder(tmp_path):
+    with pytest.raises(EhcpError, match="data folder not found"):
+        load_panel(tmp_path / "nope", cache=False)
+    with pytest.raises(EhcpError, match="no DfE SEN2 zip"):
+        load_panel(tmp_path, cache=False)
