@@ -106,7 +106,7 @@ def test_cli_rejects_bad_file(
     path = tmp_path / name
     shutil.copy(CASES / name, path)
     monkeypatch.chdir(tmp_path)
-    status = main(["cases", "summary", str(path), "--as-of", TODAY])
+    status = main(["cases", "summary", str(path), "--today", TODAY])
     captured = capsys.readouterr()
     assert status == 2
     assert "Traceback" not in captured.err
@@ -128,17 +128,26 @@ def test_cli_errors_name_the_problem(capsys: pytest.CaptureFixture[str]) -> None
         "empty.csv": "the file is empty",
     }
     for name, words in expected.items():
-        assert main(["cases", "summary", str(CASES / name), "--as-of", TODAY]) == 2
+        assert main(["cases", "summary", str(CASES / name), "--today", TODAY]) == 2
         assert words in capsys.readouterr().err, name
 
 
 def test_cli_keep_going_prints_rejects_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["cases", "summary", str(CASES / "unknown_need.csv"), "--as-of", TODAY,
-                   "--keep-going"])
+    status = main(["cases", "summary", str(CASES / "unknown_need.csv"), "--today", TODAY,
+                   "--as-of", TODAY, "--keep-going"])
     captured = capsys.readouterr()
     assert status == 0
     assert "row 7 (case_id 'C006')" in captured.err
     assert "7 requests from 2024-01-08" in captured.out
+    assert "Open cases on 2024-12-31: 2;" in captured.out  # C006 was rejected
+
+
+def test_cli_summary_default_as_of_is_the_latest_date(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cases", "summary", str(CASES / "good.csv")]) == 0
+    out = capsys.readouterr().out
+    # C008's request (2 December 2024) is the latest date in the file.
+    assert "Open cases on 2024-12-02: 3;" in out
+    assert "SYNTHETIC" not in out
 
 
 def test_cli_validate_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

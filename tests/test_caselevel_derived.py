@@ -84,7 +84,7 @@ def test_stage_durations_by_hand(good: CaseExtract) -> None:
 
 
 def test_open_caseload_at_the_end(good: CaseExtract) -> None:
-    o = open_caseload(good)
+    o = open_caseload(good, as_of="2024-12-31")
     assert o.attrs["as_of"] == "2024-12-31"
     got = o.set_index("case_id")[["stage", "age_days", "weeks_past_deadline"]]
     assert got.to_dict("index") == {

@@ -46,7 +46,11 @@ def synth(
 def summary(
     path: Annotated[Path, typer.Argument(help="Extract file (CSV or Parquet).")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="Day to count the open "
-                                              "backlog on, YYYY-MM-DD (default: today).")] = None,
+                                              "backlog on, YYYY-MM-DD (default: the synthetic "
+                                              "sidecar's end, else the latest date in the "
+                                              "file).")] = None,
+    today: Annotated[str | None, typer.Option("--today", help="No date may be after this "
+                                              "day, YYYY-MM-DD (default: today).")] = None,
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Load the valid rows and "
                                              "list the rejected ones instead of stopping.")]
     = False,
@@ -56,7 +60,6 @@ def summary(
     from forecasting.data.caselevel import load_extract
     from forecasting.data.caselevel_report import format_rejects, summary_text
 
-    today = as_of  # no event may lie after the day we count on
     extract = load_extract(path, today=today, strict=not keep_going)
     if not extract.rejects.empty:
         print(format_rejects(extract.rejects), file=sys.stderr)

@@ -11,13 +11,15 @@ import pandas as pd
 
 from forecasting.data.caselevel_load import CaseExtract
 from forecasting.data.caselevel_read import as_day
-from forecasting.data.caselevel_schema import ADVICE_TYPES, WEEKS_20_DAYS
+from forecasting.data.caselevel_schema import ADVICE_TYPES, DATE_COLUMNS, WEEKS_20_DAYS
+from forecasting.errors import EhcpError
 
 __all__ = [
     "BACKLOG_BANDS",
     "OPEN_STAGES",
     "SERIES_IDS",
     "backlog_by_age",
+    "default_as_of",
     "duration_summary",
     "monthly_series",
     "open_caseload",
@@ -213,14 +215,30 @@ def duration_summary(durations: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _as_of(extract: CaseExtract | pd.DataFrame, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
-    if as_of is not None:
-        return as_day(as_of, "as_of")
-    if isinstance(extract, CaseExtract):
-        return extract.today
+def default_as_of(extract: CaseExtract | pd.DataFrame) -> pd.Timestamp:
+    """The day an extract describes: its sidecar's ``end`` if any, else its latest event date.
+
+    A case-management export is taken on a day after its last recorded event; the latest
+    date is the best guess of that day when nothing says otherwise.
+
+    Examples
+    --------
+    >>> default_as_of(_example())
+    Timestamp('2024-05-10 00:00:00')
+    """
+    if isinstance(extract, CaseExtract) and extract.metadata.get("end"):
+        return as_day(str(extract.metadata["end"]), "end")
     df = _frame(extract)
-    dates = df[[c for c in df.columns if c.endswith("_date") or "advice_re" in c]]
-    return pd.Timestamp(dates.max().max()).normalize()
+    dates = df[[c for c in DATE_COLUMNS if c in df.columns]]
+    latest = dates.max().max() if len(df) else pd.NaT
+    if pd.isna(latest):
+        raise EhcpError("the extract has no dates to take 'as of' from", field="as_of",
+                        fix="give the day to count the backlog on (YYYY-MM-DD)")
+    return pd.Timestamp(latest).normalize()
+
+
+def _as_of(extract: CaseExtract | pd.DataFrame, as_of: str | pd.Timestamp | None) -> pd.Timestamp:
+    return as_day(as_of, "as_of") if as_of is not None else default_as_of(extract)
 
 
 def open_caseload(
@@ -238,7 +256,8 @@ def open_caseload(
     ----------
     extract : CaseExtract or DataFrame
     as_of : date-like, optional
-        Default: the extract's ``today`` (for a frame, its latest date).
+        Default: :func:`default_as_of` (the synthetic sidecar's end date, else the latest
+        date in the extract).
 
     Returns
     -------

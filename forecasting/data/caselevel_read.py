@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -203,11 +204,11 @@ def parse_dates(values: pd.Series, field: str) -> tuple[pd.Series, list[Problem]
         raw = text[idx]
         if pd.notna(iso[idx]) or pd.notna(uk[idx]):
             reason = f"'{raw}' is not a real calendar date ({_EXPECTED_DATE}; month/day swapped?)"
-        elif pd.Series([raw]).str.match(_SERIAL).iloc[0]:
+        elif re.match(_SERIAL, raw):
             guess = (_EXCEL_EPOCH + pd.Timedelta(days=int(float(raw)))).date()
             reason = (f"'{raw}' looks like an Excel serial number (it would be {guess}); "
                       f"format the column as a date in Excel before saving, {_EXPECTED_DATE}")
-        elif pd.Series([raw]).str.match(_SHORT_YEAR).iloc[0]:
+        elif re.match(_SHORT_YEAR, raw):
             reason = (f"'{raw}' has a two-digit year and may be day/month or month/day "
                       f"(Excel re-saved the file?); {_EXPECTED_DATE} with a four-digit year")
         else:

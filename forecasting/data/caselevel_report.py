@@ -6,11 +6,13 @@ import pandas as pd
 
 from forecasting.data.caselevel_derived import (
     backlog_by_age,
+    default_as_of,
     monthly_series,
     open_caseload,
     timeliness_by_year,
 )
 from forecasting.data.caselevel_load import CaseExtract
+from forecasting.data.caselevel_read import as_day
 
 __all__ = ["format_rejects", "summary_text"]
 
@@ -47,12 +49,12 @@ def summary_text(
     ----------
     extract : CaseExtract
     as_of : date-like, optional
-        The day the backlog is counted on (default: the extract's ``today``).
+        The day the backlog is counted on (default: :func:`default_as_of`).
     months : int
         How many of the latest months to list.
     """
     df = extract.frame
-    day = extract.today if as_of is None else pd.Timestamp(as_of).normalize()
+    day = as_day(as_of, "--as-of") if as_of is not None else default_as_of(extract)
     label = "SYNTHETIC case-level extract (not real cases)" if extract.synthetic else (
         "case-level extract")
     lines = [f"{extract.source}: {label}"]
