@@ -50,7 +50,8 @@ def test_validate_truncated_zip(sen2_fixtures, capsys):
         ("zip_text_in_count", "field 'requests_received_in_year'"),
     ],
 )
-def test_show_with_bad_data_dir_exits_2(case, expected, sen2_fixtures, capsys):
+def test_show_with_bad_data_dir_exits_2(case, expected, sen2_fixtures, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("EHCP_CACHE_DIR", str(tmp_path))
     folder = sen2_fixtures / "bad" / case
     assert main(["data", "show", "--la", "Leeds", "--data-dir", str(folder)]) == 2
     _, err = capsys.readouterr()
@@ -87,13 +88,14 @@ def test_show_unknown_la_suggests(capsys):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_export_small_panel(suffix, sen2_fixtures, tmp_path, capsys):
+def test_export_small_panel(suffix, sen2_fixtures, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EHCP_CACHE_DIR", str(tmp_path / "cache"))  # keep tests/fixtures clean
     out = tmp_path / f"panel{suffix}"
     assert main(["data", "export", "--out", str(out), "--data-dir", str(sen2_fixtures / "good")]) == 0
     frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert {"unique_id", "measure", "breakdown", "ds", "y", "flag"} <= set(frame.columns)
     assert len(frame) > 10
-    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", out.name]  # no temp file left
 
 
 def test_export_unknown_suffix(tmp_path, capsys):
