@@ -76,6 +76,7 @@ def test_one_row_with_several_problems_is_one_reject(tmp_path: Path) -> None:
     ext = load_extract(path, today=TODAY, strict=False)
     assert ext.rejects["row"].tolist() == [3]
     assert ext.rejects["field"][0] == "decision, decision_date"
+    assert ext.rejects["reason"][0].startswith("decision: 'maybe' is not a known code")
 
 
 def test_future_is_relative_to_today() -> None:
@@ -88,7 +89,7 @@ def test_validate_extract_reports_instead_of_raising() -> None:
     assert good.ok and good.n_rows == 8 and good.n_valid == 8
     bad = validate_extract(CASES / "unknown_need.csv", today=TODAY)
     assert not bad.ok and bad.n_valid == 7 and bad.rejects["row"].tolist() == [7]
-    assert "row 7 (case_id 'C006'): primary_need: 'ADHD'" in bad.format()
+    assert "row 7 (case_id 'C006'): 'ADHD' is not a known code" in bad.format()
     broken = validate_extract(CASES / "semicolon.csv")
     assert not broken.ok and "semicolons" in broken.errors[0]
 

@@ -209,7 +209,8 @@ def _rejects_frame(problems: list[Problem], ids: pd.Series) -> pd.DataFrame:
             "row": idx + 2,
             "case_id": "" if pd.isna(case_id) else str(case_id),
             "field": ", ".join(dict.fromkeys(f for f, _ in items)),
-            "reason": "; ".join(f"{f}: {r}" for f, r in items),
+            # One problem: the field is in its own column; several: say which is which.
+            "reason": items[0][1] if len(items) == 1 else "; ".join(f"{f}: {r}" for f, r in items),
         })
     frame = pd.DataFrame(records, columns=REJECT_COLUMNS)
     return frame.astype({"row": "int64", "case_id": "str", "field": "str", "reason": "str"})
@@ -270,7 +271,7 @@ def load_extract(
     >>> ext.frame["case_id"].tolist(), ext.rejects["row"].tolist()
     (['A1', 'A2'], [4])
     >>> print(ext.rejects["reason"][0])
-    decision_date: decision_date 2024-01-02 is before request_date 2024-01-20
+    decision_date 2024-01-02 is before request_date 2024-01-20
     """
     path = Path(path)
     day = _today(today)
