@@ -275,8 +275,9 @@ def validate(
         return model_cls.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        # Report the first problem only, with how many more there are: one clear fix at a time.
-        first = errors[0]
+        # Report one problem, with how many more there are: one clear fix at a time. An
+        # unknown key comes first: a misspelt key also shows up as a missing required one.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(first["loc"])
         field = _dotted(loc, prefix)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from forecasting.config_io import STRICT, closest_key, load_yaml, validate
 from forecasting.errors import EhcpError
@@ -156,17 +156,18 @@ class PipelineConfig(_Model):
     reviews: ReviewRules = ReviewRules()
     queue: QueueConfig = QueueConfig()
 
-    @model_validator(mode="after")
-    def _mix_sums_to_one(self) -> PipelineConfig:
-        if not self.complexity:
+    @field_validator("complexity")
+    @classmethod
+    def _mix_sums_to_one(cls, groups: tuple[ComplexityGroup, ...]) -> tuple[ComplexityGroup, ...]:
+        if not groups:
             raise ValueError("complexity needs at least one group")
-        total = sum(g.share for g in self.complexity)
+        total = sum(g.share for g in groups)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"complexity shares must sum to 1, they sum to {total:g}")
-        names = [g.name for g in self.complexity]
+        names = [g.name for g in groups]
         if len(set(names)) != len(names):
             raise ValueError("complexity group names must be unique")
-        return self
+        return groups
 
 
 class FteChange(_Model):
@@ -210,13 +211,13 @@ class PoolConfig(_Model):
     cost_per_fte_year: float = Field(default=0.0, ge=0.0)
     locum_cost_per_hour: float = Field(default=0.0, ge=0.0)
 
-    @model_validator(mode="after")
-    def _dates_ordered(self) -> PoolConfig:
-        for name in ("fte", "locum_hours"):
-            days = [c.date for c in getattr(self, name)]
-            if days != sorted(days) or len(set(days)) != len(days):
-                raise ValueError(f"{name} dates must be in increasing order without repeats")
-        return self
+    @field_validator("fte", "locum_hours")
+    @classmethod
+    def _dates_ordered(cls, changes: tuple) -> tuple:
+        days = [c.date for c in changes]
+        if days != sorted(days) or len(set(days)) != len(days):
+            raise ValueError("dates must be in increasing order without repeats")
+        return changes
 
     def hours_per_fte_day(self) -> float:
         """Statutory hours one FTE delivers per calendar day (term time, after absence)."""
@@ -254,12 +255,13 @@ class InitialCaseload(_Model):
     )
     reviews_overdue: float = Field(default=0.0, ge=0.0)
 
-    @model_validator(mode="after")
-    def _mix(self) -> InitialCaseload:
-        total = sum(self.late_stage_mix.values())
-        if any(v < 0 for v in self.late_stage_mix.values()) or abs(total - 1.0) > 1e-6:
-            raise ValueError(f"late_stage_mix shares must be >= 0 and sum to 1 (sum {total:g})")
-        return self
+    @field_validator("late_stage_mix")
+    @classmethod
+    def _mix(cls, mix: dict) -> dict:
+        total = sum(mix.values())
+        if any(v < 0 for v in mix.values()) or abs(total - 1.0) > 1e-6:
+            raise ValueError(f"shares must be >= 0 and sum to 1 (they sum to {total:g})")
+        return mix
 
 
 class DemandConfig(_Model):
@@ -278,18 +280,27 @@ class DemandConfig(_Model):
     stock: StockConfig = StockConfig()
     initial: InitialCaseload = InitialCaseload()
 
-    @model_validator(mode="after")
-    def _check(self) -> DemandConfig:
-        if len(self.seasonality) != 12 or any(w < 0 for w in self.seasonality):
+    @field_validator("seasonality")
+    @classmethod
+    def _seasonality(cls, weights: tuple[float, ...]) -> tuple[float, ...]:
+        if len(weights) != 12 or any(w < 0 for w in weights):
             raise ValueError("seasonality needs 12 monthly weights >= 0 (January first)")
-        if sum(self.seasonality) <= 0:
+        if sum(weights) <= 0:
             raise ValueError("seasonality weights must not all be 0")
-        volumes = self.requests_per_year
+        return weights
+
+    @field_validator("requests_per_year")
+    @classmethod
+    def _volumes(cls, volumes: float | dict[int, float]) -> float | dict[int, float]:
         values = volumes.values() if isinstance(volumes, dict) else [volumes]
         if any(v < 0 for v in values):
             raise ValueError("requests_per_year must be >= 0")
         if isinstance(volumes, dict) and not volumes:
             raise ValueError("requests_per_year needs at least one year")
+        return volumes
+
+    @model_validator(mode="after")
+    def _check(self) -> DemandConfig:
         if self.source == "forecast" and not self.la:
             raise ValueError("source 'forecast' needs 'la' (the local authority's name)")
         return self

@@ -65,6 +65,7 @@ def yearly_summary(weekly: pd.DataFrame) -> pd.DataFrame:
     dates = per_path.groupby(["scenario", "year"], observed=True).agg(
         first=("first", "min"), last=("last", "max"))
     out = med.join(dates).reset_index()
+    out["scenario"] = out["scenario"].astype(str)
     out["period"] = (out["first"] - pd.Timedelta(days=6)).dt.strftime("%Y-%m-%d") + " to " \
         + out["last"].dt.strftime("%Y-%m-%d")
     out = out.rename(columns={"issued": "plans_issued", "ep": "ep_fte_in_post",

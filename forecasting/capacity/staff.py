@@ -56,8 +56,12 @@ class PoolStaffing:
     establishment: np.ndarray
 
 
-def step_calendar(changes: list[tuple[date, float]], start: date, n_days: int) -> np.ndarray:
-    """A value per day from a calendar of (date, value) changes; before the first, the first.
+def step_calendar(changes: list[tuple[date, float]], start: date, n_days: int,
+                  before: float | None = None) -> np.ndarray:
+    """A value per day from a calendar of (date, value) changes.
+
+    Before the first change the value is ``before``, or the first value when ``before`` is None
+    (an establishment calendar that starts after the simulation start).
 
     Examples
     --------
@@ -68,7 +72,7 @@ def step_calendar(changes: list[tuple[date, float]], start: date, n_days: int) -
     if not changes:
         out[:] = 0.0
         return out
-    out[:] = changes[0][1]
+    out[:] = changes[0][1] if before is None else before
     for when, value in changes:
         offset = (when - start).days
         out[max(offset, 0) :] = value
@@ -201,7 +205,8 @@ def simulate_pool(
     day_week = np.arange(n_days) // 7
     holiday = school_holidays(start, n_days)
     availability = 1.0 - pool.term_time_share * holiday
-    locum = step_calendar([(c.date, c.hours_per_week) for c in pool.locum_hours], start, n_days)
+    locum = step_calendar([(c.date, c.hours_per_week) for c in pool.locum_hours], start, n_days,
+                          before=0.0)
     locum = locum / 7.0
     effective = effective_w[:, day_week]
     hours = effective * pool.hours_per_fte_day() * availability[None, :] + locum[None, :]

@@ -1,0 +1,44 @@
+"""`ehcp simulate` end to end on the tiny config (forecasting.cli.simulate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from forecasting.cli import main
+
+
+@pytest.mark.slow
+def test_simulate_writes_outputs_and_prints_summary(
+    fixtures_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], close_figures: None
+) -> None:
+    out = tmp_path / "sim"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an earlier run")
+    code = main(["simulate", "--config", str(fixtures_dir / "capacity" / "tiny.yaml"),
+                 "--paths", "3", "--seed", "11", "--out", str(out), "--record-path", "0"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "% in 20 wk" in printed and "reviews overdue" in printed
+    names = {p.name for p in out.iterdir()}
+    assert names == {"weekly.parquet", "weekly.csv", "diagnostics.csv", "summary_by_year.csv",
+                     "cases.csv", "backlog_bands.png"}
+    weekly = pd.read_parquet(out / "weekly.parquet")
+    assert sorted(weekly["path"].unique().tolist()) == [0, 1, 2]
+    assert len(pd.read_csv(out / "weekly.csv")) == len(weekly)
+    assert (out / "backlog_bands.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The folder was replaced as a whole and no temporary folder is left behind.
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_out_path_that_is_a_file_is_a_user_error(
+    fixtures_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    code = main(["simulate", "--config", str(fixtures_dir / "capacity" / "tiny.yaml"),
+                 "--paths", "1", "--out", str(target)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--out" in err and "Traceback" not in err

@@ -1,0 +1,150 @@
+"""Demand paths -> dated cases, and the starting caseload (demand.py, initial.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.capacity.config import CapacityConfig, capacity_config
+from forecasting.capacity.demand import (
+    CaseArrays,
+    day_weights,
+    demand_paths_from_frame,
+    path_cases,
+)
+from forecasting.capacity.ehcp import CLASS_NEW, CLASS_REVIEW, STAGES
+from forecasting.capacity.initial import estimated_caseload, from_open_caseload
+from forecasting.errors import EhcpError, EhcpWarning
+
+POOL = {"fte": [{"date": "2025-01-01", "fte": 2}]}
+
+
+def config(**sections: dict) -> CapacityConfig:
+    base: dict = {"staff": {"ep": POOL, "caseworker": POOL},
+                  "simulation": {"start": "2025-01-01", "years": 2}}
+    for key, value in sections.items():
+        base[key] = base.get(key, {}) | value
+    return capacity_config(base)
+
+
+def cases_of(cfg: CapacityConfig, frame: pd.DataFrame | None = None, path: int = 0,
+             seed: int = 1, n_paths: int = 1) -> CaseArrays:
+    d = demand_paths_from_frame(frame, cfg, n_paths)
+    w = day_weights(cfg.simulation.start, cfg.simulation.horizon_days, cfg.demand.seasonality)
+    return CaseArrays.concat(path_cases(cfg, d, path, seed, w))
+
+
+def test_request_counts_follow_volumes_and_seasonality() -> None:
+    cfg = config(demand={"requests_per_year": {2025: 1000, 2026: 2000},
+                         "stock": {"plans_at_start": 0}})
+    counts = np.zeros(24)
+    for path in range(30):
+        c = cases_of(cfg, path=path)
+        t = c.time[c.case_class == CLASS_NEW]
+        months = pd.Timestamp("2025-01-01") + pd.to_timedelta(t, unit="D")
+        idx = (months.year - 2025) * 12 + months.month - 1
+        counts += np.bincount(idx, minlength=24)
+    counts /= 30
+    assert counts[:12].sum() == pytest.approx(1000, rel=0.03)
+    assert counts[12:].sum() == pytest.approx(2000, rel=0.03)
+    # August has weight 0.4 against about 1 elsewhere: the term-time dip.
+    assert counts[7] < 0.6 * counts[9]
+
+
+def test_cases_depend_only_on_seed_and_path() -> None:
+    cfg = config(demand={"requests_per_year": 200, "stock": {"plans_at_start": 100}})
+    a = cases_of(cfg, path=3, n_paths=4)
+    b = cases_of(cfg, path=3, n_paths=10)
+    c = cases_of(cfg, path=4, n_paths=10)
+    assert np.array_equal(a.time, b.time) and np.array_equal(a.work_multiplier, b.work_multiplier)
+    assert not np.array_equal(a.time, c.time[: a.n]) or a.n != c.n
+
+
+def test_reviews_come_from_stock_and_new_plans_with_deadlines() -> None:
+    cfg = config(demand={"requests_per_year": 500, "stock": {"plans_at_start": 1000,
+                                                            "cessation_rate_per_year": 0.0}},
+                 pipeline={"reviews": {"phase_transfer_share": 0.0, "under5_share": 0.0}})
+    c = cases_of(cfg)
+    rev = c.case_class == CLASS_REVIEW
+    assert (c.stage[rev] == STAGES.index("review")).all()
+    assert (c.deadline[rev] - c.time[rev] == pytest.approx(28.0))
+    stock_reviews = int((c.origin == 2).sum())
+    assert stock_reviews == pytest.approx(2000, rel=0.1)  # 1000 plans, two years, no ceasing
+    assert (c.origin == 3).sum() > 0  # plans issued in year 1 reviewed in year 2
+    assert (c.time >= 0).all() and (c.time < 730).all()
+
+
+def test_phase_transfer_reviews_are_due_on_15_february() -> None:
+    cfg = config(demand={"requests_per_year": 0, "stock": {"plans_at_start": 500}},
+                 pipeline={"reviews": {"phase_transfer_share": 1.0}})
+    c = cases_of(cfg)
+    due = pd.Timestamp("2025-01-01") + pd.to_timedelta(c.deadline, unit="D")
+    assert ((due.month == 2) & (due.day == 15)).all()
+    assert (c.deadline > c.time).all()
+
+
+def test_forecast_paths_are_used_per_sample() -> None:
+    cfg = config(demand={"stock": {"plans_at_start": 0}})
+    frame = pd.DataFrame({"unique_id": "E08000035", "ds": [2025, 2026, 2025, 2026],
+                          "sample_id": [0, 0, 1, 1], "y": [100.0, 100.0, 1000.0, 1000.0]})
+    low = cases_of(cfg, frame, path=0, n_paths=2)
+    high = cases_of(cfg, frame, path=1, n_paths=2)
+    # Forecast counts are scattered exactly (thinning of the path's annual count).
+    assert (low.case_class == CLASS_NEW).sum() == 200
+    assert (high.case_class == CLASS_NEW).sum() == 2000
+
+
+@pytest.mark.parametrize(
+    ("frame", "field"),
+    [
+        (pd.DataFrame({"unique_id": "a", "ds": [2025], "y": [1.0]}), "demand_paths"),
+        (pd.DataFrame({"unique_id": "a", "ds": [2025, 2026], "sample_id": 0, "y": [1.0, -1.0]}),
+         "demand_paths.y"),
+        (pd.DataFrame({"unique_id": "a", "ds": [2025], "sample_id": 0, "y": [1.0]}),
+         "demand_paths.ds"),
+        (pd.DataFrame({"unique_id": ["a", "b"], "ds": 2025, "sample_id": 0, "y": 1.0}),
+         "demand_paths.unique_id"),
+        (pd.DataFrame({"unique_id": "a", "ds": [2025, 2026], "sample_id": 0, "y": 1.0,
+                       "measure": "new_plans"}), "demand_paths.measure"),
+    ],
+)
+def test_wrong_demand_paths_name_the_field(frame: pd.DataFrame, field: str) -> None:
+    with pytest.raises(EhcpError) as info:
+        demand_paths_from_frame(frame, config(), 1)
+    assert info.value.field == field
+
+
+def test_too_few_sample_paths_warns_and_reuses() -> None:
+    frame = pd.DataFrame({"unique_id": "a", "ds": [2025, 2026], "sample_id": 0, "y": 5.0})
+    with pytest.warns(EhcpWarning, match="reusing"):
+        d = demand_paths_from_frame(frame, config(), 3)
+    assert d.requests.shape == (3, 2)
+
+
+def test_estimated_caseload_backlog_by_littles_law() -> None:
+    cfg = config(pipeline={"p_refused": 0.0, "p_not_issued": 0.0},
+                 demand={"initial": {"share_late": 1.0, "mean_weeks_late": 10,
+                                     "late_stage_mix": {"advice": 1.0}}})
+    late = []
+    for path in range(20):
+        c = estimated_caseload(cfg, path, 1, requests_per_year=520)
+        late.append(int((c.deadline < 0).sum()))
+    # 520 plans a year, all late by 10 weeks on average: about 520 x 10 / 52 = 100 late cases.
+    assert np.mean(late) == pytest.approx(100, rel=0.1)
+
+
+def test_open_caseload_from_extract_and_bad_stage(fixtures_dir: Path) -> None:
+    cfg = config()
+    df = pd.DataFrame({"stage": ["awaiting_decision", "finalising"], "age_days": [3, 300],
+                       "primary_need": ["all", "other"]})
+    c = from_open_caseload(df, cfg, 0, 1)
+    assert c.stage.tolist() == [STAGES.index("decision"), STAGES.index("final")]
+    assert c.deadline.tolist() == [137.0, -160.0]
+    with pytest.raises(EhcpError, match="unknown stage"):
+        from_open_caseload(df.assign(stage="lost"), cfg, 0, 1)
+    with pytest.raises(EhcpError) as info:
+        from_open_caseload(df.assign(age_days=[1, -4]), cfg, 0, 1, file="open.csv")
+    assert info.value.row == 3 and info.value.field == "age_days"

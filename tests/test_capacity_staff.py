@@ -1,0 +1,82 @@
+"""Staffing calendars -> per-path daily capacity (forecasting.capacity.staff)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forecasting.capacity.config import PoolConfig
+from forecasting.capacity.staff import school_holidays, simulate_pool, to_servers_speed
+
+START = date(2025, 4, 1)
+
+
+def pool(**kw: object) -> PoolConfig:
+    base: dict[str, object] = {"fte": [{"date": "2025-04-01", "fte": 10}], "attrition_per_year": 0.0,
+                               "absence_rate": 0.0, "statutory_share": 1.0,
+                               "hours_per_fte_week": 35.0}
+    return PoolConfig.model_validate(base | kw)
+
+
+def test_fixed_staff_give_exact_hours_and_calendar_changes() -> None:
+    p = pool(fte=[{"date": "2025-04-01", "fte": 10}, {"date": "2025-04-15", "fte": 12}],
+             recruitment_lag_weeks=0, recruitment_success_rate=1.0, ramp_up_weeks=0)
+    s = simulate_pool(p, START, 28, 3, np.random.default_rng(0))
+    assert s.hours[:, 0] == pytest.approx(50.0)  # 10 FTE x 35 h / 7 days
+    assert s.establishment[0, 14] == 12
+    assert s.in_post[:, 21] == pytest.approx(12.0)  # vacancies filled at once with no lag
+
+
+def test_vacancies_wait_for_recruitment_lag_and_ramp_up() -> None:
+    p = pool(vacant_fte=4, recruitment_lag_weeks=8, recruitment_success_rate=1.0, ramp_up_weeks=4)
+    s = simulate_pool(p, START, 7 * 20, 2, np.random.default_rng(0))
+    assert s.in_post[:, 7 * 7] == pytest.approx(6.0)
+    assert s.in_post[:, 7 * 8] == pytest.approx(10.0)
+    assert s.effective[0, 7 * 8] < 10.0  # new starters still ramping up
+    assert s.effective[:, 7 * 13] == pytest.approx(10.0)
+
+
+def test_attrition_rate_is_about_right() -> None:
+    p = pool(fte=[{"date": "2025-04-01", "fte": 100}], attrition_per_year=0.2,
+             recruitment_success_rate=0.0)
+    s = simulate_pool(p, START, 365, 400, np.random.default_rng(1))
+    # No one is recruited, so after a year about 80 of 100 remain.
+    assert s.in_post[:, -1].mean() == pytest.approx(80.0, abs=1.0)
+
+
+def test_trainees_qualify_after_training_and_locums_add_hours() -> None:
+    p = pool(trainees=[{"start": "2023-09-01", "count": 2}], training_years=3,
+             trainee_retention=1.0, ramp_up_weeks=0,
+             locum_hours=[{"date": "2025-05-01", "hours_per_week": 70}])
+    s = simulate_pool(p, START, 365 * 2, 2, np.random.default_rng(0))
+    assert s.establishment[0, 0] == 10 and s.establishment[0, -1] == 12
+    assert s.locum_hours[0] == 0 and s.locum_hours[60] == pytest.approx(10.0)
+
+
+def test_term_time_contracts_lose_school_holidays() -> None:
+    p = pool(term_time_share=0.5)
+    s = simulate_pool(p, date(2025, 8, 1), 60, 1, np.random.default_rng(0))
+    assert s.hours[0, 0] == pytest.approx(25.0)  # 1 August: summer holiday
+    assert s.hours[0, 45] == pytest.approx(50.0)  # mid-September: term time
+    assert school_holidays(date(2025, 12, 25), 1)[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 500, allow_nan=False), min_size=1, max_size=20),
+       st.floats(0.5, 12.0))
+def test_servers_times_speed_conserves_hours(hours: list[float], unit: float) -> None:
+    h = np.array(hours)
+    servers, speed = to_servers_speed(h, unit)
+    assert (servers >= 0).all() and (speed <= unit + 1e-9).all()
+    assert servers * speed == pytest.approx(h, abs=1e-9)
+
+
+def test_same_rng_seed_same_staffing() -> None:
+    p = pool(attrition_per_year=0.3, vacant_fte=2)
+    a = simulate_pool(p, START, 200, 5, np.random.default_rng(3))
+    b = simulate_pool(p, START, 200, 5, np.random.default_rng(3))
+    assert np.array_equal(a.hours, b.hours)
