@@ -48,7 +48,7 @@ bench-simulate: $(STAMP) ## the simulator against SimPy on the Leeds-scale pipel
 	$(PY) benchmarks/bench_simulate.py
 
 notebooks: $(STAMP) ## execute every notebook and render HTML under reports/notebooks/
-	$(PY) -m forecasting.reporting.notebooks --out reports/notebooks
+	$(PY) -m forecasting.notebooks --out reports/notebooks
 
 clean: ## remove the virtual environment and caches (never data/raw)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis data/interim
