@@ -13,6 +13,15 @@ categories is the empirical covariance of the year-on-year clr changes (so categ
 together stay together), plus the uncertainty of the slope. Counts are ``share x total``, so
 categories add up to the total forecast for the point forecast and for every sample path.
 
+Backtest (every LA; stock and new plans by age band and placement; origins the last three
+years before the latest, horizons 1-3; 200 paths): mean absolute error in share points relative
+to "last year's shares" was 0.98-1.04 with ``damping=0, window=10`` (80% intervals covered 78%,
+82%, 85% at horizons 1-3), but 1.04-1.29 with ``damping=0.3`` and 1.06-3.25 with
+``damping=0.8`` over 7-10 years: SEN2 mix trends have not persisted, so the default holds the
+mix and lets the trend in only when asked. Primary need is published for one year only
+(January 2025 stock, 2024 new plans), so its projection is flat and its intervals cannot be
+estimated from history (a warning says so).
+
 Zeros get a pseudo-count (0.5) before logs; suppressed values (``c``) are small counts and are
 filled with ``suppressed_count``; other missing values are imputed from the category's share in
 the nearest years; a category never observed is left out with a warning (never silently).
@@ -33,6 +42,8 @@ from forecasting.errors import EhcpError, EhcpWarning
 __all__ = ["effort_multiplier", "mix_history", "mix_shares", "project_mix", "simulate_mix"]
 
 TOPICS = ("need", "age", "placement")
+# DfE's "c" (suppressed) as the loader flags it ("c:suppressed"), not e.g. "corrected:...".
+_SUPPRESSED = r"(?:^|;)c(?::|;|$)|suppress"
 
 
 def mix_history(panel: pd.DataFrame, la: str, measure: str = "stock_plans",
@@ -151,22 +162,35 @@ class _Composition:
     slope_scale: float  # 1 / sqrt(sum (t - tbar)^2): slope standard error per unit shock sd
 
 
-def _counts_matrix(grp: pd.DataFrame, suppressed_count: float) -> tuple[np.ndarray, list[int],
-                                                                         list[str]]:
+def _counts_matrix(grp: pd.DataFrame, suppressed_count: float, window: int | None
+                   ) -> tuple[np.ndarray, list[int], list[str]]:
     wide = grp.pivot(index="ds", columns="category", values="y").sort_index()
     flags = (grp.pivot(index="ds", columns="category", values="flag")
              .reindex_like(wide).fillna("").astype(str)
              if "flag" in grp else pd.DataFrame("", index=wide.index, columns=wide.columns))
     uid = grp["unique_id"].iloc[0]
+    if window is not None:
+        recent = wide.index > wide.index.max() - window
+        wide, flags = wide[recent], flags[recent]
     never = [str(c) for c in wide.columns if wide[c].isna().all()
-             and not flags[c].str.contains("suppress|^c", regex=True).any()]
+             and not flags[c].str.contains(_SUPPRESSED, regex=True).any()]
     if never:
         warnings.warn(f"{uid}: categories never published are left out of the mix: "
                       f"{', '.join(never)}", EhcpWarning, stacklevel=3)
         wide, flags = wide.drop(columns=never), flags.drop(columns=never)
-    suppressed = flags.apply(lambda col: col.str.contains("suppress|^c", regex=True)) & wide.isna()
+    suppressed = flags.apply(lambda col: col.str.contains(_SUPPRESSED, regex=True)) & wide.isna()
     wide = wide.mask(suppressed, suppressed_count)
     empty = wide.isna().all(axis=1)
+    totals = wide.sum(axis=1)
+    # 2014-2015 new plans excluded statements still being transferred: a handful of plans
+    # would otherwise stand for the whole mix.
+    tiny = ~empty & (totals < 0.1 * totals[~empty].median())
+    if tiny.any():
+        warnings.warn(f"{uid}: years with under a tenth of the usual total are left out of the "
+                      f"fit: {', '.join(str(d) for d in wide.index[tiny])}", EhcpWarning,
+                      stacklevel=3)
+        wide = wide[~tiny]
+        empty = empty[~tiny]
     if empty.any():
         warnings.warn(f"{uid}: years with no published category are left out of the fit: "
                       f"{', '.join(str(d) for d in wide.index[empty])}", EhcpWarning, stacklevel=3)
@@ -296,21 +320,25 @@ def _total_error(uid: str, ds: list[int]) -> EhcpError:
 def _run(data: pd.DataFrame, la: str | None, measure: str, topic: str, h: int,
          total_forecast: pd.DataFrame | None, n_paths: int, seed: int | None, damping: float,
          break_year: int | None | Literal["auto"], pseudo_count: float,
-         suppressed_count: float):
+         suppressed_count: float, window: int | None):
     if isinstance(h, bool) or not isinstance(h, int | np.integer) or h < 1:
         raise EhcpError(f"h must be a whole number of years >= 1, got {h!r}", field="h",
                         fix="e.g. h=5")
-    if not 0 < damping <= 1:
-        raise EhcpError(f"damping must be in (0, 1], got {damping}", field="damping",
+    if not 0 <= damping <= 1:
+        raise EhcpError(f"damping must be in [0, 1], got {damping}", field="damping",
                         fix="use e.g. 0.8 (1 = undamped)")
     history = _as_history(data, la, measure, topic)
     brk = _resolve_break(history, measure, break_year)
     rng = np.random.default_rng(seed)
     for uid, grp in history.groupby("unique_id", sort=True):
-        counts, years, cats = _counts_matrix(grp, suppressed_count)
+        counts, years, cats = _counts_matrix(grp, suppressed_count, window)
         if not years:
             raise EhcpError(f"no published counts for '{uid}'", field="y",
                             fix="check the area and breakdown")
+        if len(years) < 3:
+            warnings.warn(f"{uid}: only {len(years)} year(s) of the mix: neither its trend nor "
+                          "the width of its intervals can be estimated (intervals too narrow)",
+                          EhcpWarning, stacklevel=3)
         comp = _fit_composition(counts, years, cats, brk, pseudo_count)
         ds = [comp.last_ds + k for k in range(1, h + 1)]
         shares = _paths(comp, h, damping, n_paths, rng)
@@ -321,8 +349,9 @@ def _run(data: pd.DataFrame, la: str | None, measure: str, topic: str, h: int,
 def project_mix(data: pd.DataFrame, la: str | None = None, measure: str = "stock_plans",
                 topic: str = "need", h: int = 5, total_forecast: pd.DataFrame | None = None, *,
                 level: Sequence[int] = (80,), n_paths: int = 1000, seed: int | None = 0,
-                damping: float = 0.8, break_year: int | None | Literal["auto"] = "auto",
-                pseudo_count: float = 0.5, suppressed_count: float = 2.0) -> pd.DataFrame:
+                damping: float = 0.0, break_year: int | None | Literal["auto"] = "auto",
+                pseudo_count: float = 0.5, suppressed_count: float = 2.0,
+                window: int | None = 10) -> pd.DataFrame:
     """Project the mix by category as shares and, given a total forecast, as coherent counts.
 
     Parameters
@@ -342,13 +371,18 @@ def project_mix(data: pd.DataFrame, la: str | None = None, measure: str = "stock
     seed : int, optional
         Seed of ``numpy.random.default_rng``; the same seed gives the same intervals.
     damping : float
-        The trend damping ``phi`` in (0, 1]: the drift added ``k`` years ahead is
-        ``slope * (phi + ... + phi**k)``. Too few years to estimate it, so it is set, not fitted.
+        The trend damping ``phi`` in [0, 1]: the drift added ``k`` years ahead is
+        ``slope * (phi + ... + phi**k)``. The default 0 holds the last observed mix (a random
+        walk in log-ratios): on a rolling-origin backtest over every LA (see the module notes)
+        every trend tried lost to that.
     break_year : int, None or "auto"
         First year after the 2021/2022 change of return; a level shift there is not trend.
         ``"auto"`` uses the panel's ``break`` flags, else 2023 for stock and 2022 for flows.
     pseudo_count, suppressed_count : float
         Added to every count before logs; used for a suppressed (``c``) count.
+    window : int, optional
+        Fit to the last ``window`` years only (recent trends in the mix matter more than
+        those of 2010); ``None`` uses every year.
 
     Returns
     -------
@@ -372,7 +406,7 @@ def project_mix(data: pd.DataFrame, la: str | None = None, measure: str = "stock
     frames = []
     for uid, ds, cats, point, shares, total in _run(
             data, la, measure, topic, h, total_forecast, n_paths, seed, damping, break_year,
-            pseudo_count, suppressed_count):
+            pseudo_count, suppressed_count, window):
         cols: dict[str, object] = {
             "unique_id": uid, "ds": np.repeat(ds, len(cats)), "category": np.tile(cats, h),
             "share": point.ravel()}
@@ -394,9 +428,9 @@ def project_mix(data: pd.DataFrame, la: str | None = None, measure: str = "stock
 
 def simulate_mix(data: pd.DataFrame, la: str | None = None, measure: str = "stock_plans",
                  topic: str = "need", h: int = 5, total_forecast: pd.DataFrame | None = None, *,
-                 n_paths: int = 1000, seed: int | None = 0, damping: float = 0.8,
+                 n_paths: int = 1000, seed: int | None = 0, damping: float = 0.0,
                  break_year: int | None | Literal["auto"] = "auto", pseudo_count: float = 0.5,
-                 suppressed_count: float = 2.0) -> pd.DataFrame:
+                 suppressed_count: float = 2.0, window: int | None = 10) -> pd.DataFrame:
     """Joint sample paths of the mix: ``unique_id, ds, sample_id, category, share[, y]``.
 
     Same arguments as :func:`project_mix`. With a total given as sample paths, path ``i`` of the
@@ -405,8 +439,8 @@ def simulate_mix(data: pd.DataFrame, la: str | None = None, measure: str = "stoc
 
     Examples
     --------
-    >>> hist = pd.DataFrame({"unique_id": "E1", "ds": [2023, 2023, 2024, 2024],
-    ...     "category": ["a", "b"] * 2, "y": [5.0, 5, 6, 4]})
+    >>> hist = pd.DataFrame({"unique_id": "E1", "ds": [2022, 2022, 2023, 2023, 2024, 2024],
+    ...     "category": ["a", "b"] * 3, "y": [5.0, 4, 5, 5, 6, 4]})
     >>> tot = pd.DataFrame({"unique_id": "E1", "ds": 2025, "sample_id": [0, 1], "y": [10.0, 20]})
     >>> sims = simulate_mix(hist, h=1, total_forecast=tot, n_paths=2, break_year=None)
     >>> sims.groupby("sample_id")["y"].sum().round(9).tolist()
@@ -415,7 +449,7 @@ def simulate_mix(data: pd.DataFrame, la: str | None = None, measure: str = "stoc
     frames = []
     for uid, ds, cats, _point_shares, shares, total in _run(
             data, la, measure, topic, h, total_forecast, n_paths, seed, damping, break_year,
-            pseudo_count, suppressed_count):
+            pseudo_count, suppressed_count, window):
         c = len(cats)
         cols: dict[str, object] = {
             "unique_id": uid,

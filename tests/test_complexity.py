@@ -46,10 +46,11 @@ def total() -> pd.DataFrame:
                          "hi_80": [6800.0, 7400.0, 8000.0]})
 
 
-@settings(max_examples=40, deadline=None)
+@pytest.mark.filterwarnings("ignore::forecasting.errors.EhcpWarning")
+@settings(max_examples=30, deadline=None)
 @given(counts=st.lists(st.lists(st.integers(0, 5000), min_size=3, max_size=3),
                        min_size=2, max_size=7),
-       damping=st.floats(0.5, 1.0), seed=st.integers(0, 10))
+       damping=st.floats(0.0, 1.0), seed=st.integers(0, 10))
 def test_shares_are_a_composition(counts: list[list[int]], damping: float, seed: int) -> None:
     hist = _history(np.array(counts))
     out = project_mix(hist, h=3, n_paths=50, seed=seed, damping=damping, break_year=None)
@@ -79,8 +80,16 @@ def test_sample_paths_add_up_to_each_total_path(leeds_like: pd.DataFrame) -> Non
     np.testing.assert_allclose(got.to_numpy(), want.to_numpy())
 
 
+def test_default_holds_the_last_mix(leeds_like: pd.DataFrame) -> None:
+    # damping=0 (the default, chosen by backtest): next years' shares are this year's.
+    out = project_mix(leeds_like, h=2, n_paths=50, pseudo_count=0.0)
+    last = mix_shares(leeds_like).query("ds == 2025").set_index("category")["share"]
+    for _, grp in out.groupby("ds"):
+        np.testing.assert_allclose(grp.set_index("category")["share"].reindex(last.index), last)
+
+
 def test_trends_continue_but_damped(leeds_like: pd.DataFrame) -> None:
-    out = project_mix(leeds_like, h=3, n_paths=100)
+    out = project_mix(leeds_like, h=3, n_paths=100, damping=0.8)
     last = mix_shares(leeds_like).query("ds == 2025").set_index("category")["share"]
     first = out[out["ds"] == 2026].set_index("category")["share"]
     later = out[out["ds"] == 2028].set_index("category")["share"]
@@ -101,8 +110,8 @@ def test_break_in_series_is_a_level_shift_not_a_trend() -> None:
     # Flat shares either side of a jump at 2022: with the break there is no trend to extend.
     counts = np.array([[50, 50]] * 3 + [[70, 30]] * 3)
     hist = _history(counts, start=2019)
-    with_break = project_mix(hist, h=2, break_year=2022, n_paths=50)
-    without = project_mix(hist, h=2, break_year=None, n_paths=50)
+    with_break = project_mix(hist, h=2, break_year=2022, n_paths=50, damping=0.8)
+    without = project_mix(hist, h=2, break_year=None, n_paths=50, damping=0.8)
     np.testing.assert_allclose(with_break.query("category == 'c0'")["share"], 0.7, atol=5e-3)
     assert (without.query("category == 'c0'")["share"] > 0.72).all()
 
@@ -127,6 +136,7 @@ def test_missing_count_is_imputed_and_unpublished_category_warned() -> None:
     assert out["share"].sum() == pytest.approx(1.0)
 
 
+@pytest.mark.filterwarnings("ignore::forecasting.errors.EhcpWarning")
 def test_mix_history_from_a_panel_and_errors() -> None:
     panel = pd.DataFrame({
         "unique_id": "E08000035", "name": "Leeds", "level": "la", "measure": "stock_plans",
@@ -167,3 +177,26 @@ def test_effort_multiplier_on_paths(leeds_like: pd.DataFrame) -> None:
         m = effort_multiplier(sims, dict.fromkeys(NEEDS, 1.0))
     assert m.index.names == ["unique_id", "sample_id", "ds"]
     np.testing.assert_allclose(m.to_numpy(), 1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::forecasting.errors.EhcpWarning")
+def test_leeds_placement_mix_with_stock_flow_paths(raw_dir) -> None:
+    # The real chain: SEN2 panel -> stock-flow paths of the total -> placement mix on each path.
+    from forecasting.data import load_panel, series
+    from forecasting.models.stockflow import StockFlow
+
+    panel = load_panel(raw_dir)
+    stock = series(panel, "stock_plans")
+    stock = stock[stock["unique_id"] == "E08000035"].dropna(subset=["y"])
+    new = series(panel, "new_plans").rename(columns={"y": "new_plans"})
+    df = stock.merge(new, on=["unique_id", "ds"], how="left")
+    totals = StockFlow().fit(df).simulate(3, n_paths=100, seed=0)
+    sims = simulate_mix(panel, "Leeds", "stock_plans", "placement", h=3,
+                        total_forecast=totals, n_paths=100)
+    got = sims.groupby(["sample_id", "ds"])["y"].sum().sort_index()
+    want = totals.set_index(["sample_id", "ds"])["y"].sort_index()
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy())
+    assert {"special", "mainstream", "independent special"} <= set(sims["category"])
+    effort = effort_multiplier(sims, {"independent special": 1.5, "special": 1.2}, default=1.0)
+    assert effort.between(1.0, 1.5).all()
