@@ -75,7 +75,7 @@ def normalise_weekly(weekly: pd.DataFrame) -> pd.DataFrame:
     >>> w = pd.DataFrame({"scenario": ["a"], "path": [0], "week": [0],
     ...                   "week_end": [pd.Timestamp("2025-04-07")], "ep_fte_in_post": [3.0]})
     >>> normalise_weekly(w).columns.tolist()
-    ['scenario', 'sample_id', 'week', 'ds', 'ep_fte']
+    ['scenario', 'sample_id', 'week', 'ds', 'ep_fte', 'locum_hours']
     """
     out = weekly.rename(columns={k: v for k, v in _RENAME.items() if k in weekly.columns})
     if "scenario" in out.columns:
@@ -244,8 +244,9 @@ def run_pipeline(
             from forecasting.forecast import forecast, simulate
 
             model = _model_name(report.forecast_model, notes)
-            fcst = forecast(hist, h=h, level=report.levels, model=model)
-            demand_paths = simulate(hist, h=h, n_paths=n_paths, seed=report.seed, model=model)
+            with _warnings_to_notes(notes, "Forecast"):
+                fcst = forecast(hist, h=h, level=report.levels, model=model)
+                demand_paths = simulate(hist, h=h, n_paths=n_paths, seed=report.seed, model=model)
             ctx.update(forecast=fcst, demand_paths=demand_paths)
         with bar.step("backtest models"):
             ctx["backtest"] = _backtest(hist, report, notes)
@@ -269,6 +270,25 @@ def run_pipeline(
     (written / "timings.json").write_text(json.dumps(seconds, indent=2))
     return RunResult(out=written, run_id=run_id, summary=summary, notes=notes,
                      optimisation=ctx["optimisation"], seconds=seconds)
+
+
+@contextmanager
+def _warnings_to_notes(notes: list[str], what: str) -> Iterator[None]:
+    """Turn the toolkit's warnings in a step into report notes (shown once, in the report)."""
+    import warnings
+
+    from forecasting.errors import EhcpWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EhcpWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, EhcpWarning):
+            text = f"{what}: {w.message}"
+            if text not in notes:
+                notes.append(text)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _model_name(name: str, notes: list[str]) -> str:
@@ -314,9 +334,10 @@ def _complexity(panel: pd.DataFrame, code: str, report: Any, notes: list[str]) -
     try:
         from forecasting.complexity import mix_history, project_mix
 
-        hist = mix_history(panel, code, measure="stock_plans", topic="need")
-        proj = project_mix(panel, la=code, measure="stock_plans", topic="need",
-                           h=report.forecast_years, n_paths=200, seed=report.seed)
+        with _warnings_to_notes(notes, "Complexity mix"):
+            hist = mix_history(panel, code, measure="stock_plans", topic="need")
+            proj = project_mix(panel, la=code, measure="stock_plans", topic="need",
+                               h=report.forecast_years, n_paths=200, seed=report.seed)
     except (EhcpError, ImportError, KeyError, ValueError) as err:
         notes.append(f"Complexity mix not shown: {err}")
         return None
