@@ -68,7 +68,8 @@ class LaInput:
     la_name : str, optional
         The LA's name, for people.
     level : str
-        ``"la"``, ``"region"`` or ``"national"``; scenarios run for LAs only.
+        ``"la"``, ``"regional"`` or ``"national"`` (as in the panel); scenarios run for LAs
+        only.
     """
 
     la: str
@@ -179,12 +180,13 @@ def call_task(task: TaskFn, inp: LaInput) -> LaResult:
         where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last else ""
         result = LaResult(inp.la, la_name=inp.la_name, error=f"{type(err).__name__}: {err}{where}")
     result.la_name = result.la_name or inp.la_name
+    result.level = result.level or inp.level
     result.seconds = time.perf_counter() - start
     return result
 
 
 def _failed(inp: LaInput, reason: str) -> LaResult:
-    return LaResult(inp.la, la_name=inp.la_name, error=reason)
+    return LaResult(inp.la, la_name=inp.la_name, level=inp.level, error=reason)
 
 
 # -- executors: each yields (input, result) as tasks finish -----------------------------------
@@ -199,7 +201,7 @@ def _init_worker(threads: int) -> None:
     try:
         import numba
 
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        numba.set_num_threads(max(1, min(threads, getattr(numba.config, "NUMBA_NUM_THREADS", 1))))
     except ImportError:  # pragma: no cover - numba is a dependency
         pass
 

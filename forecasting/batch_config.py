@@ -43,7 +43,7 @@ class ForecastSettings(BaseModel):
     measures: tuple[str, ...] = (
         "requests_received", "new_plans", "stock_plans", "plans_within_20wk", "plans_issued_den",
     )
-    horizon: int = Field(5, ge=1, le=15)
+    horizon: int = Field(default=5, ge=1, le=15)
     model: str = "log_drift"
     level: tuple[int, ...] = (80, 95)
     save_models: bool = True
@@ -53,8 +53,8 @@ class BacktestSettings(BaseModel):
     """The rolling-origin backtest run for every measure of every LA."""
 
     model_config = STRICT
-    h: int = Field(2, ge=1, le=5)
-    n_windows: int = Field(3, ge=1, le=10)
+    h: int = Field(default=2, ge=1, le=5)
+    n_windows: int = Field(default=3, ge=1, le=10)
     models: tuple[str, ...] = ("naive", "drift", "log_drift")
 
 
@@ -64,7 +64,7 @@ class ScenarioSettings(BaseModel):
     model_config = STRICT
     file: str | None = None
     names: tuple[str, ...] | None = None
-    n_paths: int = Field(1000, ge=1, le=100_000)
+    n_paths: int = Field(default=1000, ge=1, le=100_000)
     demand_measure: str = "requests_received"
 
 
@@ -90,9 +90,9 @@ class BatchConfig(BaseModel):
     out_dir: str = "reports/batch"
     models_dir: str = "models"
     seed: int = 20261
-    workers: int | None = Field(None, ge=1)
+    workers: int | None = Field(default=None, ge=1)
     include_national: bool = True
-    history_end: int | None = Field(None, ge=2016, le=2100)
+    history_end: int | None = Field(default=None, ge=2016, le=2100)
     forecast: ForecastSettings = ForecastSettings()
     backtest: BacktestSettings = BacktestSettings()
     scenarios: ScenarioSettings = ScenarioSettings()

@@ -63,6 +63,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "run_id": "VARCHAR NOT NULL",
         "la": "VARCHAR NOT NULL",
         "la_name": "VARCHAR",
+        "level": "VARCHAR",
         "status": "VARCHAR NOT NULL",
         "error": "VARCHAR",
         "started": "TIMESTAMP",
@@ -125,6 +126,8 @@ class LaResult:
         ``run_id`` and ``la`` columns, which the store adds). Missing tables mean no rows.
     la_name : str, optional
         The LA's name, for people.
+    level : str, optional
+        ``"la"``, ``"regional"`` or ``"national"``.
     error : str, optional
         Set when the task failed; then ``tables`` is ignored.
     seconds : float
@@ -142,6 +145,7 @@ class LaResult:
     la: str
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     la_name: str | None = None
+    level: str | None = None
     error: str | None = None
     seconds: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
@@ -367,8 +371,9 @@ class RunStore:
                     finally:
                         con.unregister("_rows")
             con.execute(
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [run_id, result.la, result.la_name, "done" if result.ok else "failed",
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, result.la, result.la_name, result.level,
+                 "done" if result.ok else "failed",
                  result.error, started, finished, float(result.seconds)],
             )
 

@@ -39,9 +39,9 @@ def version() -> None:
 def _register_all() -> None:
     # Imported here, not at module level, so `ehcp --help` stays fast and a broken optional
     # command group cannot stop the others from loading.
-    from forecasting.cli import cases, data, forecast, run, simulate
+    from forecasting.cli import batch, cases, data, forecast, run, simulate
 
-    for module in (data, cases, forecast, simulate, run):
+    for module in (data, cases, forecast, simulate, run, batch):
         module.register(app)
 
 

@@ -1,0 +1,51 @@
+"""`ehcp batch` and `ehcp history` from the command line, on the embedded DfE data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forecasting.cli import main
+
+
+def _config(tmp: Path) -> Path:
+    path = tmp / "batch.yaml"
+    path.write_text(
+        f"store: {tmp / 'runs.duckdb'}\nout_dir: {tmp / 'reports'}\nmodels_dir: {tmp / 'models'}\n"
+        "include_national: false\n"
+        "forecast: {measures: [requests_received], horizon: 2, model: drift}\n"
+        "backtest: {h: 1, n_windows: 1, models: [naive]}\n"
+        "scenarios: {file: null}\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_batch_then_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _config(tmp_path)
+    args = ["batch", "--config", str(cfg), "--la", "York", "--la", "rutland", "--workers", "1",
+            "--no-progress"]
+    assert main([*args, "--quarter", "2022Q4", "--history-end", "2022"]) == 0
+    out = capsys.readouterr().out
+    assert "finished; 2 done, 0 already done, 0 failed" in out
+    assert "capacity scenarios skipped" in out
+    assert main([*args, "--quarter", "2022Q4", "--history-end", "2022"]) == 0
+    assert "ran run" in capsys.readouterr().out  # a finished run is not resumed: a new vintage
+    ranking = list((tmp_path / "reports").glob("2022Q4-*/national/la_ranking.csv"))
+    assert len(ranking) == 2
+    assert main(["history", "--store", str(tmp_path / "runs.duckdb"), "--runs"]) == 0
+    assert capsys.readouterr().out.count("2022Q4-") == 2
+    assert main(["history", "--store", str(tmp_path / "runs.duckdb"), "--la", "York",
+                 "--measure", "requests"]) == 0
+    out = capsys.readouterr().out
+    assert "York (E06000014)" in out and "inside_80" in out and "2023" in out
+
+
+def test_batch_needs_las(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["batch", "--config", str(_config(tmp_path))]) == 2
+    assert "give --la NAME (repeatable) or --all" in capsys.readouterr().err
+
+
+def test_history_without_store_is_a_user_error(tmp_path: Path, capsys) -> None:
+    assert main(["history", "--store", str(tmp_path / "none.duckdb"), "--runs"]) == 2
+    assert "run store does not exist" in capsys.readouterr().err
