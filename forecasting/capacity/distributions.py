@@ -21,7 +21,16 @@ from numba import njit
 
 from forecasting.errors import EhcpError
 
-__all__ = ["DIST_KINDS", "Dist", "PackedDists", "draw", "pack_dists", "path_keys"]
+__all__ = [
+    "DIST_KINDS",
+    "Dist",
+    "PackedDists",
+    "case_draw",
+    "case_uniform",
+    "draw",
+    "pack_dists",
+    "path_keys",
+]
 
 #: Codes used inside the kernel, by name.
 DIST_KINDS: dict[str, int] = {
@@ -266,3 +275,16 @@ def draw(kind: int, p1: float, p2: float, emp_start: int, emp_len: int, emp: np.
     if j >= emp_len:
         j = emp_len - 1
     return emp[emp_start + j]
+
+
+@njit(cache=True)
+def case_draw(kind: int, p1: float, p2: float, emp_start: int, emp_len: int, emp: np.ndarray,
+              path_key: np.uint64, case: int, hop: int, purpose: int) -> float:
+    """The engine's draw for (path key, case, hop, purpose); callable from Python."""
+    return draw(kind, p1, p2, emp_start, emp_len, emp, stream(path_key, case, hop, purpose))
+
+
+@njit(cache=True)
+def case_uniform(path_key: np.uint64, case: int, hop: int, purpose: int) -> float:
+    """The engine's routing uniform for (path key, case, hop, purpose); callable from Python."""
+    return uniform(stream(path_key, case, hop, purpose), 0)

@@ -57,6 +57,13 @@ DEFAULT_LATE_EDGES_WEEKS: tuple[float, ...] = (0.0, 4.0, 13.0, 26.0, 52.0)
 DEFAULT_WAIT_EDGES_WEEKS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 13.0, 26.0, 52.0)
 
 
+def _plain(x: object, dtype: type) -> np.ndarray:
+    """A C-contiguous, writeable array: numba compiles (and caches) one kernel per array type,
+    and read-only or strided inputs would each trigger another long compilation."""
+    arr = np.ascontiguousarray(x, dtype=dtype)
+    return arr if arr.flags.writeable else arr.copy()
+
+
 @dataclass(frozen=True)
 class Arrivals:
     """Cases for every path, stored path after path (CSR layout).
@@ -102,8 +109,7 @@ class Arrivals:
         for name, dtype in (("offsets", np.int64), ("time", np.float64), ("stage", np.int64),
                             ("case_class", np.int64), ("work_multiplier", np.float64),
                             ("deadline", np.float64)):
-            object.__setattr__(self, name,
-                               np.ascontiguousarray(getattr(self, name), dtype=dtype))
+            object.__setattr__(self, name, _plain(getattr(self, name), dtype))
 
     @classmethod
     def from_arrays(
@@ -204,8 +210,8 @@ class Capacity:
     speed: np.ndarray
 
     def __post_init__(self) -> None:
-        s = np.ascontiguousarray(self.servers, dtype=np.int64)
-        v = np.ascontiguousarray(self.speed, dtype=np.float64)
+        s = _plain(self.servers, np.int64)
+        v = _plain(self.speed, np.float64)
         if s.ndim != 3 or v.ndim != 3:
             raise EhcpError("capacity arrays must have shape (paths, pools, days)",
                             field="capacity", fix="reshape servers and speed to 3 dimensions")

@@ -77,50 +77,50 @@ def _ev_pop(ht, hp, n):
     return n
 
 
-# --- pool queues: per pool heap ordered by (k1, k2, seq) ---------------------------------------
+# --- pool queues: one heap per pool (row q of 2-D arrays), ordered by (k1, k2, seq) ---------------
 
 @njit(cache=True, inline="always")
-def _q_less(k1, k2, sq, i, j):
-    if k1[i] != k1[j]:
-        return k1[i] < k1[j]
-    if k2[i] != k2[j]:
-        return k2[i] < k2[j]
-    return sq[i] < sq[j]
+def _q_less(k1, k2, sq, q, i, j):
+    if k1[q, i] != k1[q, j]:
+        return k1[q, i] < k1[q, j]
+    if k2[q, i] != k2[q, j]:
+        return k2[q, i] < k2[q, j]
+    return sq[q, i] < sq[q, j]
+
+
+@njit(cache=True, inline="always")
+def _q_swap(k1, k2, sq, qc, q, i, j):
+    k1[q, i], k1[q, j] = k1[q, j], k1[q, i]
+    k2[q, i], k2[q, j] = k2[q, j], k2[q, i]
+    sq[q, i], sq[q, j] = sq[q, j], sq[q, i]
+    qc[q, i], qc[q, j] = qc[q, j], qc[q, i]
 
 
 @njit(cache=True)
-def _q_swap(k1, k2, sq, qc, i, j):
-    k1[i], k1[j] = k1[j], k1[i]
-    k2[i], k2[j] = k2[j], k2[i]
-    sq[i], sq[j] = sq[j], sq[i]
-    qc[i], qc[j] = qc[j], qc[i]
-
-
-@njit(cache=True)
-def _q_push(k1, k2, sq, qc, n, a, b, seq, case):
+def _q_push(k1, k2, sq, qc, q, n, a, b, seq, case):
     i = n
-    k1[i] = a
-    k2[i] = b
-    sq[i] = seq
-    qc[i] = case
+    k1[q, i] = a
+    k2[q, i] = b
+    sq[q, i] = seq
+    qc[q, i] = case
     while i > 0:
         parent = (i - 1) >> 1
-        if _q_less(k1, k2, sq, i, parent):
-            _q_swap(k1, k2, sq, qc, i, parent)
+        if _q_less(k1, k2, sq, q, i, parent):
+            _q_swap(k1, k2, sq, qc, q, i, parent)
             i = parent
         else:
             break
 
 
 @njit(cache=True)
-def _q_pop(k1, k2, sq, qc, n):
-    """Remove the head of a queue of size ``n``; return the case."""
-    case = qc[0]
+def _q_pop(k1, k2, sq, qc, q, n):
+    """Remove the head of queue ``q`` of size ``n``; return the case."""
+    case = qc[q, 0]
     n -= 1
-    k1[0] = k1[n]
-    k2[0] = k2[n]
-    sq[0] = sq[n]
-    qc[0] = qc[n]
+    k1[q, 0] = k1[q, n]
+    k2[q, 0] = k2[q, n]
+    sq[q, 0] = sq[q, n]
+    qc[q, 0] = qc[q, n]
     i = 0
     while True:
         left = 2 * i + 1
@@ -128,10 +128,10 @@ def _q_pop(k1, k2, sq, qc, n):
             break
         best = left
         right = left + 1
-        if right < n and _q_less(k1, k2, sq, right, left):
+        if right < n and _q_less(k1, k2, sq, q, right, left):
             best = right
-        if _q_less(k1, k2, sq, best, i):
-            _q_swap(k1, k2, sq, qc, i, best)
+        if _q_less(k1, k2, sq, q, best, i):
+            _q_swap(k1, k2, sq, qc, q, i, best)
             i = best
         else:
             break
@@ -141,19 +141,19 @@ def _q_pop(k1, k2, sq, qc, n):
 # --- helpers --------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _finish_time(t, hours, speed_row):
-    """Time at which ``hours`` of work started at ``t`` is done, integrating the speed calendar."""
+def _finish_time(t, hours, speed, q):
+    """Time at which ``hours`` of work started at ``t`` is done, integrating ``speed[q]``."""
     if hours <= 0.0:
         return t
-    n_days = speed_row.shape[0]
+    n_days = speed.shape[1]
     d = int(math.floor(t))
     while True:
         if d >= n_days - 1:
-            sp = speed_row[n_days - 1]
+            sp = speed[q, n_days - 1]
             if sp <= 0.0:
                 return math.inf
             return t + hours / sp
-        sp = speed_row[d] if d >= 0 else speed_row[0]
+        sp = speed[q, d] if d >= 0 else speed[q, 0]
         avail = sp * (d + 1 - t)
         if avail >= hours:
             return t + hours / sp
@@ -163,50 +163,77 @@ def _finish_time(t, hours, speed_row):
 
 
 @njit(cache=True, inline="always")
-def _servers_on(servers_row, t):
-    n_days = servers_row.shape[0]
+def _servers_on(servers, q, t):
+    n_days = servers.shape[1]
     d = int(math.floor(t))
     if d >= n_days:
         d = n_days - 1
     if d < 0:
         d = 0
-    return servers_row[d]
+    return servers[q, d]
 
 
 @njit(cache=True, inline="always")
 def _week(t, n_weeks):
-    w = int(t // 7.0)
+    w = int(t / 7.0)  # t >= 0 here, so truncation is the floor
     return w if w < n_weeks else -1
 
 
-@njit(cache=True)
-def _add_span(diff, a, b, n_weeks):
-    """Count week ends ``7 (w + 1)`` in ``[a, b)`` into the difference array ``diff``."""
+@njit(cache=True, inline="always")
+def _span_weeks(a, b, n_weeks):
+    """Week indices ``[lo, hi)`` whose week end ``7 (w + 1)`` lies in ``[a, b)``."""
     if not a < b:
-        return
-    lo = math.ceil(a / 7.0) - 1.0
-    if lo < 0.0:
-        lo = 0.0
-    hi = float(n_weeks) if b == math.inf else math.ceil(b / 7.0) - 1.0
+        return 0, 0
+    lo = 0
+    if a > 7.0:
+        lo = int(math.ceil(a / 7.0)) - 1
+    if b >= 7.0 * (n_weeks + 1):
+        hi = n_weeks
+    else:
+        hi = int(math.ceil(b / 7.0)) - 1
     if hi > n_weeks:
-        hi = float(n_weeks)
-    if lo < hi:
-        diff[int(lo)] += 1
-        diff[int(hi)] -= 1
+        hi = n_weeks
+    return lo, hi
 
 
 @njit(cache=True)
-def _add_banded(diff2, a, b, deadline, band_off, n_weeks):
-    """Split the span ``[a, b)`` by lateness band (offsets from the deadline, in days)."""
-    n_bands = band_off.shape[0] + 1
-    for k in range(n_bands):
-        lo = -math.inf if k == 0 else deadline + band_off[k - 1]
-        hi = math.inf if k == n_bands - 1 else deadline + band_off[k]
-        if deadline == math.inf:
-            lo, hi = (-math.inf, math.inf) if k == 0 else (math.inf, math.inf)
-        s = a if a > lo else lo
-        e = b if b < hi else hi
-        _add_span(diff2[k], s, e, n_weeks)
+def _add_span(wdiff, s, a, b, n_weeks):
+    """Count week ends in ``[a, b)`` into the difference array ``wdiff[s]``."""
+    lo, hi = _span_weeks(a, b, n_weeks)
+    if lo < hi:
+        wdiff[s, lo] += 1
+        wdiff[s, hi] -= 1
+
+
+@njit(cache=True)
+def _add_banded(idiff, s, a, b, deadline, band_off, n_weeks):
+    """Count week ends in ``[a, b)`` into ``idiff[s, band]`` by lateness band.
+
+    Band 0 is before ``deadline + band_off[0]``; band ``k`` from ``deadline + band_off[k-1]``.
+    """
+    n_edges = band_off.shape[0]
+    if deadline == math.inf:
+        lo, hi = _span_weeks(a, b, n_weeks)
+        if lo < hi:
+            idiff[s, 0, lo] += 1
+            idiff[s, 0, hi] -= 1
+        return
+    k = 0
+    while k < n_edges and a >= deadline + band_off[k]:
+        k += 1
+    start = a
+    while True:
+        end = b
+        if k < n_edges and deadline + band_off[k] < b:
+            end = deadline + band_off[k]
+        lo, hi = _span_weeks(start, end, n_weeks)
+        if lo < hi:
+            idiff[s, k, lo] += 1
+            idiff[s, k, hi] -= 1
+        if end >= b or lo >= n_weeks:
+            break
+        start = end
+        k += 1
 
 
 @njit(cache=True)
@@ -343,7 +370,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             w = _week(t, n_weeks)
             if w >= 0:
                 completions[s, w] += 1
-            _add_banded(idiff[s], entry_t[c], t, dl[c], band_off, n_weeks)
+            _add_banded(idiff, s, entry_t[c], t, dl[c], band_off, n_weeks)
             visits += 1
             if record:
                 if nrec >= rec.shape[0]:
@@ -409,7 +436,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 k1 = prio[s] * n_class_slots + class_rank[q, cls[c]]
                 pol = policy[q]
                 k2 = t if pol == 0 else (t_arr[c] if pol == 1 else dl[c])
-                _q_push(qk1[q], qk2[q], qsq[q], qc[q], qn[q], k1, k2, seq, c)
+                _q_push(qk1, qk2, qsq, qc, q, qn[q], k1, k2, seq, c)
                 qn[q] += 1
                 seq += 1
                 disp1 = q
@@ -418,15 +445,15 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             q = disp0 if k == 0 else disp1
             if q < 0 or (k == 1 and disp1 == disp0):
                 continue
-            cap_q = _servers_on(servers[q], t)
+            cap_q = _servers_on(servers, q, t)
             while qn[q] > 0 and busy[q] < cap_q:
-                c = _q_pop(qk1[q], qk2[q], qsq[q], qc[q], qn[q])
+                c = _q_pop(qk1, qk2, qsq, qc, q, qn[q])
                 qn[q] -= 1
                 busy[q] += 1
                 start_t[c] = t
                 phase[c] = _SERVICE
                 s = cur[c]
-                _add_span(wdiff[s], entry_t[c], t, n_weeks)
+                _add_span(wdiff, s, entry_t[c], t, n_weeks)
                 w = _week(t, n_weeks)
                 if w >= 0:
                     wt = t - entry_t[c]
@@ -436,7 +463,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                     while b < wait_edges.shape[0] and wt >= wait_edges[b]:
                         b += 1
                     wait_hist[s, w, b] += 1
-                te = _finish_time(t, work[c], speed[q])
+                te = _finish_time(t, work[c], speed, q)
                 hn = _ev_push(ht, hp, hn, te, c * 4 + _WORK_DONE)
             if qn[q] > 0 and tick_at[q] < 0.0:
                 # Blocked by the number of servers: look again tomorrow, unless no later day
@@ -453,9 +480,9 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         s = cur[c]
         exit_code[order[c]] = -1
         stage_h[order[c]] = s
-        _add_banded(idiff[s], entry_t[c], math.inf, dl[c], band_off, n_weeks)
+        _add_banded(idiff, s, entry_t[c], math.inf, dl[c], band_off, n_weeks)
         if ph == _WAITING:
-            _add_span(wdiff[s], entry_t[c], math.inf, n_weeks)
+            _add_span(wdiff, s, entry_t[c], math.inf, n_weeks)
         if record:
             if nrec >= rec.shape[0]:
                 rec = _grow_rows(rec, nrec + 1)
