@@ -106,18 +106,21 @@ def test_results_do_not_depend_on_block_size() -> None:
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ep=st.floats(1.0, 4.0), extra=st.floats(0.5, 4.0), cw=st.floats(2.0, 6.0),
+@given(ep=st.integers(1, 4), extra=st.integers(1, 3), cw=st.integers(2, 6),
        requests=st.floats(50.0, 400.0), seed=st.integers(0, 2**16),
        policy=st.sampled_from(["fifo", "oldest_first", "earliest_deadline"]))
 def test_invariants_and_more_staff_never_raise_mean_backlog(
-    ep: float, extra: float, cw: float, requests: float, seed: int, policy: str
+    ep: int, extra: int, cw: int, requests: float, seed: int, policy: str
 ) -> None:
     base = run(small(ep=ep, cw=cw, requests=requests, policy=policy), seed=seed)
     more = run(small(ep=ep + extra, cw=cw + extra, requests=requests, policy=policy), seed=seed)
     check_conservation(base.weekly)
     check_conservation(more.weekly)
     # Same seed: same cases and work (common random numbers), so more staff cannot lengthen
-    # the mean list. A tiny tolerance covers ties broken differently at the same instant.
+    # the mean list. Whole FTE are added: a fraction of an FTE is carried by the speed of every
+    # server (servers = ceil(hours / hours per FTE)), so going from 2 to 2.5 FTE means three
+    # slower servers, which can lengthen a lone case's service slightly at very low load. A
+    # tiny tolerance covers ties broken differently at the same instant.
     assert more.weekly["open_new"].mean() <= base.weekly["open_new"].mean() * 1.001 + 1e-9
     assert more.weekly["reviews_open"].mean() <= base.weekly["reviews_open"].mean() * 1.001 + 1e-9
 

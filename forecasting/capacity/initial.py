@@ -87,10 +87,10 @@ def estimated_caseload(config: CapacityConfig, path: int, seed: int,
     keep = rng.random(n_in) < survive
     age = age[keep]
     advice_end = (m.decision + 6.0) * 7.0
-    stage_name = np.select(
+    stage = np.select(
         [age < m.decision * 7, age < min(advice_end, m.draft * 7), age < m.draft * 7],
-        ["decision", "advice", "draft"], "final")
-    stage = np.array([STAGES.index(s) for s in stage_name.tolist()], dtype=np.int64)
+        [STAGES.index("decision"), STAGES.index("advice"), STAGES.index("draft")],
+        STAGES.index("final")).astype(np.int64)
     in_time = _cases(age, stage, config, rng)
 
     plans = requests_per_year * (1.0 - pipe.p_refused) * (1.0 - pipe.p_not_issued)
@@ -99,7 +99,7 @@ def estimated_caseload(config: CapacityConfig, path: int, seed: int,
     names = list(init.late_stage_mix)
     probs = np.array([init.late_stage_mix[k] for k in names])
     pick = rng.choice(len(names), size=n_late, p=probs / probs.sum())
-    late_stage = np.array([STAGES.index(names[i]) for i in pick], dtype=np.int64)
+    late_stage = np.array([STAGES.index(n) for n in names], dtype=np.int64)[pick]
     late = _cases(late_age, late_stage, config, rng)
 
     n_rev = int(rng.poisson(init.reviews_overdue)) if init.reviews_overdue else 0
@@ -143,7 +143,8 @@ def from_open_caseload(open_cases: pd.DataFrame, config: CapacityConfig, path: i
         row = int(np.flatnonzero(age.isna() | (age < 0))[0]) + 2
         raise EhcpError("age_days must be a number of days >= 0", file=file, row=row,
                         field="age_days")
-    stage = np.array([STAGES.index(EXTRACT_STAGES[s]) for s in stage_names], dtype=np.int64)
+    codes = {k: STAGES.index(v) for k, v in EXTRACT_STAGES.items()}
+    stage = stage_names.map(codes).to_numpy(dtype=np.int64)
     rng = path_rng(seed, path, _INITIAL)
     cx = None
     if "primary_need" in open_cases.columns:
