@@ -207,8 +207,8 @@ def shrink_covariance(resid: np.ndarray) -> tuple[np.ndarray, float]:
 
     The Schäfer-Strimmer estimator used by MinT: residuals are taken as mean zero,
     ``lambda = sum var(r_ij) / sum r_ij^2`` over off-diagonal sample correlations, clipped to
-    ``[0, 1]``. Missing residuals (NaN) count as zero, with each pair's cross-product averaged
-    over the years both are present.
+    ``[0, 1]``. Missing residuals (NaN) count as zero, and each series' variance is averaged over
+    the years it is present.
 
     Examples
     --------
@@ -219,8 +219,10 @@ def shrink_covariance(resid: np.ndarray) -> tuple[np.ndarray, float]:
     """
     present = (~np.isnan(resid)).astype(float)
     x = np.nan_to_num(resid)
-    pairs = np.maximum(present.T @ present, 1.0)
-    cov = x.T @ x / pairs
+    # D X'X D with D = diag(1 / sqrt(years present)): each variance uses its own years, and
+    # unlike pairwise-complete estimates the result stays positive semi-definite.
+    d = 1.0 / np.sqrt(np.maximum(present.sum(axis=0), 1.0))
+    cov = (x.T @ x) * np.outer(d, d)
     n = x.shape[0]
     sd = np.sqrt(np.maximum(np.diag(cov), 1e-12))
     if n < 2:
@@ -238,7 +240,7 @@ def shrink_covariance(resid: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _residual_matrix(residuals: pd.DataFrame | None, history: pd.DataFrame | None,
                      nodes: list[str]) -> np.ndarray:
-    """Years x nodes residuals: given ones, else naive one-step errors (year-on-year changes)."""
+    """Years x nodes residuals: given ones, else drift-model one-step errors."""
     if residuals is not None:
         frame = residuals.copy()
         if "resid" not in frame:
@@ -248,9 +250,12 @@ def _residual_matrix(residuals: pd.DataFrame | None, history: pd.DataFrame | Non
             frame["resid"] = frame["y"] - frame["yhat"]
     elif history is not None:
         frame = history.sort_values(["unique_id", "ds"]).copy()
-        frame["resid"] = frame.groupby("unique_id")["y"].diff()
+        # One-step errors of a drift model: year-on-year changes less each series' mean change
+        # (raw changes of growing series are all positive, which reads as perfect correlation).
+        change = frame.groupby("unique_id")["y"].diff()
+        frame["resid"] = change - change.groupby(frame["unique_id"]).transform("mean")
     else:
-        raise EhcpError("this method needs residuals (or a history to take naive errors from)",
+        raise EhcpError("this method needs residuals (or a history to take drift-model errors from)",
                         field="residuals", fix="pass residuals=... or history=..., or use "
                         "method='wls_struct' which needs neither")
     frame["unique_id"] = frame["unique_id"].astype(str)
@@ -369,8 +374,8 @@ def reconcile(base_forecasts: pd.DataFrame, hierarchy: Hierarchy, method: str = 
     residuals : DataFrame, optional
         ``unique_id, ds, resid`` (or ``y, yhat``) one-step errors for ``wls_var``/``mint_shrink``.
     history : DataFrame, optional
-        ``unique_id, ds, y``: without ``residuals``, naive one-step errors (year-on-year
-        changes) stand in for them.
+        ``unique_id, ds, y``: without ``residuals``, the one-step errors of a drift model
+        (year-on-year changes less their mean) stand in for them.
     nonnegative : bool
         Set negative LA forecasts to zero before summing up (keeps coherence).
 
@@ -487,7 +492,7 @@ def reconciliation_scores(cv_frame: pd.DataFrame, hierarchy: Hierarchy, *,
         The base-forecast column (needed when there are several).
     history : DataFrame, optional
         ``unique_id, ds, y``: scales MASE by each series' mean absolute year-on-year change up
-        to the cutoff and gives ``wls_var``/``mint_shrink`` their (naive) residuals up to the
+        to the cutoff and gives ``wls_var``/``mint_shrink`` their (drift-model) residuals up to the
         cutoff. Without it the scale comes from the actuals in ``cv_frame`` and those methods
         use the errors of earlier windows whose years are known by the cutoff (windows with
         none are skipped for every method).
@@ -508,6 +513,10 @@ def reconciliation_scores(cv_frame: pd.DataFrame, hierarchy: Hierarchy, *,
     actuals = actuals.assign(unique_id=actuals["unique_id"].astype(str))
     rows = []
     for cutoff, win in cv.groupby("cutoff", sort=True):
+        # An LA created or abolished mid-window (boundary changes) lacks some target years:
+        # score the window on the LAs forecast for all of them.
+        n_ds = win.groupby("unique_id")["ds"].nunique()
+        win = win[win["unique_id"].isin(n_ds[n_ds == win["ds"].nunique()].index)]
         sub = hierarchy.restrict(set(win["unique_id"]))
         if not sub.bottom:
             continue
@@ -524,6 +533,17 @@ def reconciliation_scores(cv_frame: pd.DataFrame, hierarchy: Hierarchy, *,
             hist_cut = None
         else:
             hist_cut = actuals[actuals["ds"] <= cutoff]
+        if any(m in _NEEDS_RESIDUALS for m in methods):
+            # An LA created just before the cutoff has no errors yet to weight it by: leave it
+            # out of this window for every method, so they are scored on the same LAs.
+            known = residuals if residuals is not None else hist_cut
+            assert known is not None
+            counts = known.groupby("unique_id")["ds"].nunique()
+            enough = counts[counts >= (1 if residuals is not None else 2)].index
+            win = win[win["unique_id"].isin(enough)]
+            sub = hierarchy.restrict(set(win["unique_id"]))
+            if not sub.bottom or not set(sub.nodes) <= set(win["unique_id"]):
+                continue
         scale = _mase_scale(actuals, cutoff if history is not None else None)
         base = win.rename(columns={col: "yhat"})[["unique_id", "ds", "yhat"]]
         truth = win.drop_duplicates(["unique_id", "ds"]).set_index(["unique_id", "ds"])["y"]

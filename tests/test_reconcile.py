@@ -236,3 +236,32 @@ def test_la_regions_from_the_embedded_zips(raw_dir) -> None:
     assert regions.nunique() == 9
     assert len(regions) >= 152
     assert regions["E08000035"] == "E12000003"  # Leeds: Yorkshire and the Humber
+
+
+def test_mint_equals_the_constrained_form() -> None:
+    # Wickramasuriya, Athanasopoulos & Hyndman (2019, JASA), the same projection written with
+    # the constraint matrix U' = [I | -C] (U'y = 0 for coherent y) and J = [0 | I]:
+    #   G = J - J W U (U' W U)^-1 U'
+    # must equal FPP3's G = (S' W^-1 S)^-1 S' W^-1 for the shrunk W MinT uses.
+    hier = Hierarchy.from_mapping(MAPPING, top="T")
+    s = hier.summing_matrix().to_numpy(dtype=float)
+    resid = _history(hier, np.random.default_rng(8)).pivot(index="ds", columns="unique_id",
+                                                            values="y")[hier.nodes].diff()
+    r = resid.dropna().to_numpy()
+    w, _ = shrink_covariance(r)
+    g = _g_matrix("mint_shrink", s, None, r)
+    n, m = s.shape
+    u = np.hstack([np.eye(n - m), -s[: n - m]]).T
+    j = np.hstack([np.zeros((m, n - m)), np.eye(m)])
+    w = w + 1e-9 * np.mean(np.diag(w)) * np.eye(n)  # the same tiny ridge reconcile adds
+    np.testing.assert_allclose(g, j - j @ w @ u @ np.linalg.solve(u.T @ w @ u, u.T), atol=1e-6)
+
+
+def test_shrunk_covariance_with_missing_years_is_positive_definite() -> None:
+    rng = np.random.default_rng(4)
+    r = rng.standard_normal((6, 5))
+    r[:3, 0] = np.nan  # an LA created half-way through
+    w, lam = shrink_covariance(r)
+    assert 0 <= lam <= 1
+    assert np.linalg.eigvalsh(w).min() > 0
+    assert w[0, 0] == pytest.approx(np.mean(r[3:, 0] ** 2))
