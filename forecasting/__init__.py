@@ -5,8 +5,20 @@ The public API is re-exported here; see ``__all__``.
 
 from __future__ import annotations
 
+from forecasting.complexity import effort_multiplier, project_mix, simulate_mix
 from forecasting.errors import EhcpError, EhcpWarning
+from forecasting.reconcile import build_hierarchy, choose_reconciliation, reconcile
 
 __version__ = "0.1.0"
 
-__all__ = ["EhcpError", "EhcpWarning", "__version__"]
+__all__ = [
+    "EhcpError",
+    "EhcpWarning",
+    "__version__",
+    "build_hierarchy",
+    "choose_reconciliation",
+    "effort_multiplier",
+    "project_mix",
+    "reconcile",
+    "simulate_mix",
+]
