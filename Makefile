@@ -47,6 +47,9 @@ bench-forecast: $(STAMP) ## rolling-origin backtest of every model over every LA
 bench-simulate: $(STAMP) ## the simulator against SimPy on the Leeds-scale pipeline
 	$(PY) benchmarks/bench_simulate.py
 
+bench-batch: $(STAMP) ## the quarterly batch over all LAs with 1 and 2 workers, and a projection
+	$(PY) benchmarks/bench_batch.py
+
 notebooks: $(STAMP) ## execute every notebook and render HTML under reports/notebooks/
 	$(PY) -m forecasting.notebooks --out reports/notebooks
 

@@ -22,6 +22,7 @@ import json
 import multiprocessing as mp
 import os
 import subprocess
+import sys
 import time
 import traceback
 import zlib
@@ -213,6 +214,14 @@ def _pool(
     # threads and a rich progress thread (forking those is unsafe).
     method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
+    if method == "forkserver":
+        # Workers fork from a server that has already imported the task's modules, so each
+        # worker starts in milliseconds instead of importing pandas, scipy, numba... again. A
+        # task module may list its heavy lazy imports in PRELOAD. (No effect once the server
+        # runs: it keeps the modules it started with.)
+        module = sys.modules.get(task.__module__)
+        preload = [task.__module__, *getattr(module, "PRELOAD", ())]
+        ctx.set_forkserver_preload([m for m in preload if m != "__main__"])
     pending: list[LaInput] = []
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,10 @@ from forecasting.errors import EhcpError
 from forecasting.store import LaResult
 
 __all__ = ["SCENARIO_METRICS", "la_task", "make_inputs", "scale_capacity", "summarise_weekly"]
+
+#: Modules la_task imports lazily; worker processes import them once, before forking.
+PRELOAD = ("forecasting.forecast", "forecasting.backtest", "forecasting.persist",
+           "forecasting.scenarios", "forecasting.capacity.simulate")
 
 #: What each scenario's summary holds (means over paths unless the name says otherwise).
 SCENARIO_METRICS = (
@@ -129,10 +134,12 @@ def la_task(inp: LaInput) -> LaResult:
     fp, bp = inp.params["forecast"], inp.params["backtest"]
     levels = tuple(fp["level"])
     forecasts, scores, models, missing = [], [], {}, []
+    timings = {"forecast": 0.0, "backtest": 0.0, "scenarios": 0.0}
     for measure in fp["measures"]:
         hist = _history(inp.data, measure)
         if hist.empty:
             continue  # the LA does not report this measure (e.g. a new LA): nothing to forecast
+        t0 = time.perf_counter()
         for name, est in fit_with_fallback(hist, fp["model"]):
             forecasts.append(est.predict(fp["horizon"], levels).assign(model=name,
                                                                         measure=measure))
@@ -144,6 +151,8 @@ def la_task(inp: LaInput) -> LaResult:
                         "n_obs": len(hist)})
                 except UnpersistableError as err:
                     missing.append(f"{measure}: {err}")
+        t1 = time.perf_counter()
+        timings["forecast"] += t1 - t0
         windows = min(bp["n_windows"], len(hist) - bp["h"] - 1)
         if windows >= 1:
             cv = cross_validation(hist, h=bp["h"], n_windows=windows, models=bp["models"],
@@ -151,6 +160,7 @@ def la_task(inp: LaInput) -> LaResult:
             board = leaderboard(evaluate(cv, hist, level=levels))
             long = board.melt(id_vars="model", var_name="metric", value_name="value")
             scores.append(long.assign(measure=measure))
+        timings["backtest"] += time.perf_counter() - t1
     tables: dict[str, pd.DataFrame] = {}
     if forecasts:
         tables["forecasts"] = pd.concat(forecasts, ignore_index=True)
@@ -158,10 +168,11 @@ def la_task(inp: LaInput) -> LaResult:
         tables["backtest_scores"] = pd.concat(scores, ignore_index=True)
     sp = inp.params.get("scenarios") or {}
     if inp.level == "la" and inp.params.get("scenario_yaml"):
+        t2 = time.perf_counter()
         tables["scenario_summaries"] = _scenarios(inp, sp, fp["model"])
+        timings["scenarios"] = time.perf_counter() - t2
     result = LaResult(inp.la, tables, la_name=inp.la_name)
-    result.extras["models"] = models
-    result.extras["unsaved_models"] = missing
+    result.extras.update(models=models, unsaved_models=missing, timings=timings)
     return result
 
 

@@ -7,9 +7,11 @@ numeric arrays go to a ``.npz`` beside it, read with ``allow_pickle=False``.
 A model can define ``get_state() -> dict`` and ``set_state(dict)``; otherwise its attributes
 (scikit-learn style: parameters, and fitted state ending in ``_``) are stored when they are
 plain values: numbers, strings, None, lists, tuples, dicts, NumPy arrays, pandas Series /
-DataFrames / Timestamps. Anything else (e.g. a statsmodels results object) cannot be stored
-safely and raises :class:`UnpersistableError` naming the attribute, so nothing half-saved
-passes for a model.
+DataFrames / Timestamps, and objects of this package or of scikit-learn made of such values
+(a fitted ``Pipeline(StandardScaler, Ridge)``, a dataclass of fitted rates), rebuilt by class
+name without calling any code of theirs. Anything else (e.g. a statsmodels results object)
+cannot be stored safely and raises :class:`UnpersistableError` naming the attribute, so
+nothing half-saved passes for a model.
 """
 
 from __future__ import annotations
@@ -38,9 +40,28 @@ __all__ = [
 ]
 
 FORMAT = "ehcp-model/1"
-# Only classes from these modules may be rebuilt on load, so a doctored file cannot name an
-# arbitrary callable.
-_ALLOWED_PREFIX = "forecasting."
+# Only classes from these packages may be rebuilt on load, so a doctored file cannot name an
+# arbitrary callable; they are created with __new__ and given their saved attributes, never
+# called.
+_ALLOWED_PREFIXES = ("forecasting.", "sklearn.")
+
+
+def _allowed(module: str) -> bool:
+    return module.startswith(_ALLOWED_PREFIXES)
+
+
+def _class(path: str) -> type:
+    module, _, qualname = str(path).partition(":")
+    if not _allowed(module) or not qualname or not all(p.isidentifier()
+                                                         for p in qualname.split(".")):
+        raise EhcpError(f"refusing to load class {path!r}: only classes of this package and "
+                        "scikit-learn can be loaded", field="class")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    if not isinstance(obj, type):
+        raise EhcpError(f"{path!r} is not a class", field="class")
+    return obj
 
 
 class UnpersistableError(TypeError):
@@ -90,6 +111,15 @@ class _Encoder:
                 "data": [self(value[c].tolist(), f"{where}[{c!r}]") for c in value.columns],
                 "dtypes": [str(t) for t in value.dtypes],
             }}
+        cls = type(value)
+        if _allowed(cls.__module__) and hasattr(value, "__dict__") and not isinstance(
+                value, type) and not callable(value):
+            # A plain-attribute object of this package or scikit-learn (a fitted Ridge, a
+            # dataclass of fitted rates): its class by name and its attributes, recursively.
+            return {"__object__": {
+                "class": f"{cls.__module__}:{cls.__qualname__}",
+                "attrs": {k: self(v, f"{where}.{k}") for k, v in vars(value).items()},
+            }}
         raise UnpersistableError(
             f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which cannot be "
             "saved without pickle; give the model get_state()/set_state() returning plain values"
@@ -119,6 +149,10 @@ def _decode(value: Any, arrays: Any) -> Any:
     if tag == "__series__":
         return pd.Series(_decode(body["values"], arrays), index=_decode(body["index"], arrays),
                          name=_decode(body["name"], arrays), dtype=_dtype(body["dtype"]))
+    if tag == "__object__":
+        obj = _class(body["class"]).__new__(_class(body["class"]))
+        obj.__dict__.update({k: _decode(v, arrays) for k, v in body["attrs"].items()})
+        return obj
     if tag == "__frame__":
         cols = _decode(body["columns"], arrays)
         data = {c: pd.Series(_decode(v, arrays), dtype=_dtype(t))
@@ -200,14 +234,13 @@ def read_state(path: str | Path) -> dict[str, Any]:
 
 def model_from_state(state: dict[str, Any]) -> Any:
     """Rebuild a model from a :func:`model_state` dict (no refitting, no code run from data)."""
-    module, _, qualname = str(state["class"]).partition(":")
-    if not module.startswith(_ALLOWED_PREFIX) or "." in qualname or not qualname:
+    if not str(state["class"]).startswith("forecasting."):
         raise EhcpError(f"refusing to load class {state['class']!r}: only model classes of this "
                         "package can be loaded", field="class")
-    cls = getattr(importlib.import_module(module), qualname, None)
+    cls = _class(state["class"])
     from forecasting.models.base import Forecaster
 
-    if not (isinstance(cls, type) and (issubclass(cls, Forecaster) or hasattr(cls, "set_state"))):
+    if not (issubclass(cls, Forecaster) or hasattr(cls, "set_state")):
         raise EhcpError(f"{state['class']!r} is not a model class", field="class")
     arrays = state.get("arrays") or {}
     # __new__ without __init__: the saved attributes are the whole object, as with unpickling,

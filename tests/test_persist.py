@@ -74,3 +74,28 @@ def test_arrays_are_loaded_without_pickle(tmp_path: Path) -> None:
     np.savez(path.with_suffix(".npz"), a0=np.array([object()], dtype=object))
     with pytest.raises(ValueError, match="allow_pickle"):
         load_model(path)
+
+
+def test_global_model_with_sklearn_pipelines_round_trips(tmp_path: Path) -> None:
+    from forecasting.models.global_model import GlobalGrowth
+
+    rng = np.random.default_rng(0)
+    rows = [(f"la{i}", year, 100 * (1 + i / 10) * 1.08 ** (year - 2014) * rng.lognormal(0, 0.05))
+            for i in range(12) for year in range(2014, 2025)]
+    df = pd.DataFrame(rows, columns=["unique_id", "ds", "y"])
+    model = GlobalGrowth().fit(df)
+    again = load_model(save_model(model, tmp_path / "global.json"))
+    pd.testing.assert_frame_equal(again.predict(2), model.predict(2))
+
+
+def test_stockflow_dataclass_state_round_trips(tmp_path: Path) -> None:
+    from forecasting.models.stockflow import StockFlow
+
+    df = pd.DataFrame({"unique_id": "LA", "ds": [2021, 2022, 2023, 2024],
+                       "y": [1000.0, 1050.0, 1102.5, 1157.625],
+                       "new_plans": [100.0, 105.0, 110.25, np.nan]})
+    model = StockFlow(n_paths=50).fit(df)
+    again = load_model(save_model(model, tmp_path / "stockflow.json"))
+    pd.testing.assert_frame_equal(again.predict(2), model.predict(2))
+    pd.testing.assert_frame_equal(again.simulate(2, n_paths=10, seed=3),
+                                  model.simulate(2, n_paths=10, seed=3))

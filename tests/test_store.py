@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting.errors import EhcpError
 from forecasting.store import TABLE_COLUMNS, LaResult, RunStore, ds_from_store, ds_to_store
@@ -108,3 +110,23 @@ def test_ds_round_trip_for_years_and_months() -> None:
     months = pd.Series(pd.to_datetime(["2024-01-01", "2024-02-01"]))
     freq, ts = ds_to_store(months)
     assert freq == "month" and ds_from_store(ts, freq).equals(months)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["leeds", "york", "hull"]),
+                          st.integers(min_value=1, max_value=5), st.booleans()),
+                min_size=1, max_size=8))
+def test_store_holds_exactly_the_last_write_of_each_la(writes) -> None:
+    # Any sequence of writes and failures: each LA ends with its last attempt's rows only.
+    with RunStore(":memory:") as store:
+        _start(store)
+        for la, scale, ok in writes:
+            store.write_result("r1", _result(la, float(scale)) if ok
+                               else LaResult(la, error="boom"))
+        last = {la: (scale, ok) for la, scale, ok in writes}
+        fc = store.table("forecasts")
+        assert not fc.duplicated(["la", "unique_id", "ds"]).any()
+        assert store.done_las("r1") == {la for la, (_, ok) in last.items() if ok}
+        for la, (scale, ok) in last.items():
+            rows = fc[fc["la"] == la]
+            assert rows["yhat"].tolist() == ([10.0 * scale, 11.0 * scale] if ok else [])
