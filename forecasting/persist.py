@@ -150,7 +150,8 @@ def _decode(value: Any, arrays: Any) -> Any:
         return pd.Series(_decode(body["values"], arrays), index=_decode(body["index"], arrays),
                          name=_decode(body["name"], arrays), dtype=_dtype(body["dtype"]))
     if tag == "__object__":
-        obj = _class(body["class"]).__new__(_class(body["class"]))
+        klass: Any = _class(body["class"])
+        obj = klass.__new__(klass)
         obj.__dict__.update({k: _decode(v, arrays) for k, v in body["attrs"].items()})
         return obj
     if tag == "__frame__":
