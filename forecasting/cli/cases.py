@@ -54,7 +54,7 @@ def summary(
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Load the valid rows and "
                                              "list the rejected ones instead of stopping.")]
     = False,
-    months: Annotated[int, typer.Option("--months", help="Latest months to list.")] = 12,
+    months: Annotated[int, typer.Option("--months", min=1, help="Latest months to list.")] = 12,
 ) -> None:
     """Print monthly counts, timeliness by year and today's backlog by weeks late."""
     from forecasting.data.caselevel import load_extract

@@ -105,10 +105,27 @@ class ValidationReport:
             lines.append(f"{self.n_rows} rows: {self.n_valid} valid, {len(self.rejects)} rejected")
         lines += [f"warning: {w}" for w in self.warnings]
         for rec in self.rejects.head(max_rows).itertuples(index=False):
-            lines.append(f"  row {rec.row} (case_id {rec.case_id!r}): {rec.reason}")
+            lines.append(f"  row {rec.row} (case_id {rec.case_id!r}): {with_field(rec)}")
         if len(self.rejects) > max_rows:
             lines.append(f"  ... and {len(self.rejects) - max_rows} more rejected rows")
         return "\n".join(lines)
+
+
+def with_field(rec: Any) -> str:
+    """A reject's reason, ending with its column when the reason does not start with it.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as R
+    >>> with_field(R(field="age", reason="'-7' is not a whole number from 0 to 25"))
+    "'-7' is not a whole number from 0 to 25 (field 'age')"
+    >>> with_field(R(field="age", reason="age: '-7' is too small"))
+    "age: '-7' is too small"
+    """
+    reason, fld = str(rec.reason), str(rec.field)
+    if not fld or reason.startswith(fld):
+        return reason
+    return f"{reason} (field '{fld}')"
 
 
 def _today(today: str | pd.Timestamp | None) -> pd.Timestamp:

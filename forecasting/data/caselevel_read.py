@@ -128,6 +128,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
             raise EhcpError(f"the rows do not line up with the header ({err})", file=path,
                             fix="check for unquoted commas inside values; quote them or "
                                 "export the file again") from err
+    if table.empty:
+        # A header alone would "validate" with nothing checked and summarise to nothing.
+        raise EhcpError("the file has a header but no rows", file=path, row=2,
+                        fix="export the extract again with one row per request")
     headers = [normalise_header(c) for c in table.columns]
     seen: set[str] = set()
     for name in headers:

@@ -11,7 +11,7 @@ from forecasting.data.caselevel_derived import (
     open_caseload,
     timeliness_by_year,
 )
-from forecasting.data.caselevel_load import CaseExtract
+from forecasting.data.caselevel_load import CaseExtract, with_field
 from forecasting.data.caselevel_read import as_day
 
 __all__ = ["format_rejects", "summary_text"]
@@ -34,7 +34,7 @@ def format_rejects(rejects: pd.DataFrame, max_rows: int = 20) -> str:
     n = len(rejects)
     lines = [f"{n} rejected row{'s' if n != 1 else ''}:"]
     for rec in rejects.head(max_rows).itertuples(index=False):
-        lines.append(f"  row {rec.row} (case_id {rec.case_id!r}): {rec.reason}")
+        lines.append(f"  row {rec.row} (case_id {rec.case_id!r}): {with_field(rec)}")
     if n > max_rows:
         lines.append(f"  ... and {n - max_rows} more")
     return "\n".join(lines)

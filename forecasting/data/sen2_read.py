@@ -33,6 +33,9 @@ _OLD_CODE = re.compile(r"^\d{3}$")
 _REGION_CODE = re.compile(r"^E1[23]\d{6}$")  # regions; E13 = Inner/Outer London
 _PERIOD = re.compile(r"^\d{4}(\d{2})?$")
 
+#: The largest count accepted in a SEN2 table (England's stock of plans is under a million).
+MAX_COUNT = 10_000_000
+
 #: Long-row columns produced by :func:`parse_table` (before the panel is assembled).
 LONG_COLUMNS = ["unique_id", "name", "level", "old_code", "measure", "breakdown", "ds", "y", "flag"]
 
@@ -132,9 +135,7 @@ def read_csv_bytes(data: bytes, source: str) -> pd.DataFrame:
             fix="the file looks cut short or edited: re-extract it from the DfE zip",
         ) from err
     except UnicodeDecodeError as err:
-        raise EhcpError(
-            f"not UTF-8 text ({err.reason})", file=source, fix="save the file as UTF-8 CSV"
-        ) from err
+        raise _encoding_error(data, err, source) from err
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     # pandas pads a short row (a file cut off mid-line) with blanks, which would pass as
     # "missing" values. Only a row whose last cell is blank can be short, so the slow
@@ -146,6 +147,19 @@ def read_csv_bytes(data: bytes, source: str) -> pd.DataFrame:
         short = [reader.line_num for record in reader if record and len(record) < width]
     df.attrs["short_rows"] = short
     return df
+
+
+def _encoding_error(data: bytes, err: UnicodeDecodeError, source: str) -> EhcpError:
+    """Name the encoding a spreadsheet probably used, and the line of the first bad byte."""
+    fix = "save the file as 'CSV UTF-8 (Comma delimited)'"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return EhcpError("the file is UTF-16 text (Excel's 'Unicode Text'), not UTF-8",
+                         file=source, fix=fix)
+    line = data[: err.start].count(b"\n") + 1
+    byte = data[err.start : err.start + 1]
+    hint = " (a '\u00a3' saved as Latin-1/Windows-1252?)" if byte == b"\xa3" else ""
+    return EhcpError(f"not UTF-8 text: byte {byte!r} ({err.reason}){hint}", file=source,
+                     row=line, fix=fix)
 
 
 def _problem(problems, rejected, strict, message, *, file, row=None, field=None, fix=None):
@@ -163,6 +177,10 @@ def _check_columns(df: pd.DataFrame, spec: FileSpec, source: str) -> None:
         if col not in df.columns:
             close = difflib.get_close_matches(col, header, n=2, cutoff=0.6)
             hint = f"; found {', '.join(repr(c) for c in close)} instead" if close else ""
+            seps = [name for sep, name in ((";", "semicolons"), ("\t", "tabs"))
+                    if len(header) == 1 and sep in header[0]]
+            if seps:
+                hint = f"; the columns look separated by {seps[0]}, not commas"
             raise EhcpError(
                 f"missing column '{col}' that {spec.name} must have{hint}",
                 file=source,
@@ -214,6 +232,10 @@ def parse_table(
         if strict:
             raise
         return ParsedFile(source, spec, len(df), _empty_long(), [err], set(range(2, len(df) + 2)))
+    if df.empty:
+        _problem(problems, rejected, strict, "the file has a header but no data rows",
+                 file=source, row=2, field=df.columns[0] if len(df.columns) else None,
+                 fix="re-extract it from the DfE zip")
     dup_headers = [c for c in df.columns if re.search(r"\.\d+$", c) and c.rsplit(".", 1)[0] in df.columns]
     if dup_headers:
         notes.append(f"repeated column names in the header: {', '.join(dup_headers)} (ignored)")
@@ -345,6 +367,17 @@ def _to_numbers(long, spec, source, problems, rejected, strict) -> pd.DataFrame:
                  f"expected a count (a whole number, or x/z/c for missing), got {value!r}",
                  file=source, row=int(row), field=col,
                  fix="correct the value or write x if it is not available")
+    # Excel writes big counts as 9.33E+04 (digits lost) and a hand edit can leave 810.5; a
+    # count beyond every child in England is a typo. Each is refused, never rounded.
+    odd_form = ~coded & ~text & (raw.str.contains("[eE]", regex=True) | (numbers % 1 != 0))
+    huge = ~coded & ~text & ~odd_form & (numbers.abs() > MAX_COUNT)
+    for mask, what in ((odd_form, "a whole number written out in full"),
+                       (huge, f"a count below {MAX_COUNT:,}")):
+        for row, col, value in zip(long.loc[mask, "_row"], long.loc[mask, "column"], raw[mask], strict=True):
+            _problem(problems, rejected, strict, f"expected {what}, got {value!r}",
+                     file=source, row=int(row), field=col,
+                     fix="correct the value (format the column as Number with 0 decimals)")
+    numbers = numbers.where(~(odd_form | huge))
     derived = long["column"].isin(list(spec.derived))
     negative = (numbers < 0) & ~derived
     for row, col, value in zip(long.loc[negative, "_row"], long.loc[negative, "column"], raw[negative], strict=True):
