@@ -105,20 +105,36 @@ class CaseArrays:
                         work_multiplier=self.work_multiplier, deadline=self.deadline)
 
 
-def block_cases(parts: list[list[CaseArrays]]) -> tuple[CaseArrays, np.ndarray]:
+def block_cases(parts: list[list[CaseArrays]], buffers: dict[str, np.ndarray] | None = None
+                ) -> tuple[CaseArrays, np.ndarray]:
     """Join the cases of several paths (each a list of parts) into one block and its offsets.
+
+    With ``buffers`` (a dict kept by the caller), the block is written into arrays reused from
+    block to block: fresh memory costs page faults that take as long as the copy itself. The
+    returned arrays are then views, valid until the next call with the same buffers.
 
     Examples
     --------
     >>> one = CaseArrays(*(np.zeros(2, t) for t in (float, np.int64, np.int64, float, float,
     ...                                               np.int64, bool, np.int64)))
-    >>> cases, offsets = block_cases([[one], [one, one]])
+    >>> cases, offsets = block_cases([[one], [one, one]], {})
     >>> cases.n, offsets.tolist()
     (6, [0, 2, 6])
     """
     flat = [c for path in parts for c in path]
     offsets = np.concatenate([[0], np.cumsum([sum(c.n for c in path) for path in parts])])
-    return CaseArrays.concat(flat), offsets.astype(np.int64)
+    if buffers is None:
+        return CaseArrays.concat(flat), offsets.astype(np.int64)
+    n = int(offsets[-1])
+    fields = {}
+    for name in CaseArrays.__dataclass_fields__:
+        arrays = [getattr(c, name) for c in flat]
+        buf = buffers.get(name)
+        if buf is None or buf.shape[0] < n:
+            buf = np.empty(int(n * 1.25) + 16, dtype=arrays[0].dtype)
+            buffers[name] = buf
+        fields[name] = np.concatenate(arrays, out=buf[:n])
+    return CaseArrays(**fields), offsets.astype(np.int64)
 
 
 def _years_of(start: date, n_days: int) -> list[int]:

@@ -143,6 +143,7 @@ def simulate_capacity(
     records = None
     sums = {"area": 0.0, "completed": 0.0, "completed_days": 0.0, "arrivals": 0.0}
     events = 0
+    buffers: dict[str, np.ndarray] = {}
     first_year = demand.years.index(sim.start.year) if sim.start.year in demand.years else 0
     for lo in range(0, n_paths, block_size):
         hi = min(lo + block_size, n_paths)
@@ -151,7 +152,7 @@ def simulate_capacity(
             initial = initial_cases(config, p, seed, float(demand.requests[p, first_year]),
                                     open_cases)
             parts.append(path_cases(config, demand, p, seed, weights, initial))
-        cases, offsets = block_cases(parts)
+        cases, offsets = block_cases(parts, buffers)
         del parts
         arrivals = cases.to_arrivals(offsets)
         capacity = Capacity(np.stack([c[0][lo:hi] for c in caps], axis=1),
