@@ -120,9 +120,10 @@ def test_invariants_and_more_staff_never_raise_mean_backlog(
     # the mean list. Whole FTE are added: a fraction of an FTE is carried by the speed of every
     # server (servers = ceil(hours / hours per FTE)), so going from 2 to 2.5 FTE means three
     # slower servers, which can lengthen a lone case's service slightly at very low load. A
-    # tiny tolerance covers ties broken differently at the same instant.
+    # tiny tolerance covers ties broken differently at the same instant. The backlog is that of
+    # new assessments: open reviews CAN grow with more staff (hypothesis found ep 1 -> 2 with
+    # caseworkers 5 -> 6: new cases reach the caseworkers sooner and are served before reviews).
     assert more.weekly["open_new"].mean() <= base.weekly["open_new"].mean() * 1.001 + 1e-9
-    assert more.weekly["reviews_open"].mean() <= base.weekly["reviews_open"].mean() * 1.001 + 1e-9
 
 
 def test_overload_warns_with_when_queue_explodes() -> None:
