@@ -165,8 +165,10 @@ def build_bundle(ctx: dict[str, Any], notes: list[str]) -> ReportBundle:
                                ctx["backtest"], note="MASE: mean absolute error scaled by the "
                                "series' mean yearly change (below 1 beats a naive forecast)."))
     if ctx.get("mix") is not None:
+        mix = ctx["mix"].assign(share=lambda d: (100 * d["share"]).round(2))
+        mix = mix.rename(columns={"group": "primary need", "share": "share of plans (%)"})
         tables.insert(2, Table("complexity_mix", "Plans by primary need: shares (January stock)",
-                               ctx["mix"], note="SEN2 stock of plans in January of each calendar "
+                               mix, note="SEN2 stock of plans in January of each calendar "
                                "year; forecast shares from the complexity projection."))
 
     chart_list = [_fan_chart(ctx, notes, la_name, tuple(report.levels))]
@@ -219,11 +221,11 @@ def _headline(ctx: dict[str, Any], timely: pd.DataFrame, backlog: pd.DataFrame,
     last = hist.iloc[-1]
     out.append((f"Requests for assessment, CY {int(last['ds'])} (DfE SEN2)", f"{last['y']:,.0f}"))
     first = fc.iloc[0]
-    band = " ".join(f"({first[c]:,.0f}-{first[c.replace('lo', 'hi')]:,.0f}, {c[3:]}%)"
-                    for c in fc.columns if c.startswith("lo_"))[:40]
-    out.append((f"Forecast requests, CY {int(first['ds'])} (median and interval)",
-                f"{first['yhat']:,.0f} {band}".strip()))
-    base = timely.loc[(timely["scenario"] == "baseline") & (timely["statistic"] == timely["statistic"].iloc[len(timely["statistic"].unique()) // 2])]
+    levels = sorted(int(c[3:]) for c in fc.columns if c.startswith("lo_"))
+    band = f" ({levels[0]}%: {first[f'lo_{levels[0]}']:,.0f}-{first[f'hi_{levels[0]}']:,.0f})" if levels else ""
+    out.append((f"Forecast requests, CY {int(first['ds'])}: median and interval", f"{first['yhat']:,.0f}{band}"))
+    stats = list(dict.fromkeys(timely["statistic"]))
+    base = timely.loc[(timely["scenario"] == "baseline") & (timely["statistic"] == stats[len(stats) // 2])]
     years = fy_columns(timely)
     full = [y for y in years if "part year" not in y]
     if len(base) and full:

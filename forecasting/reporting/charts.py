@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("agg")  # reports are written headless; a GUI backend would need a display
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -66,6 +67,9 @@ def plot_backlog_bands(
             labels=[BAND_LABELS[b] for b in BANDS], colors=_BAND_COLOURS,
         )
         ax.set_title(str(scenario), fontsize=10)
+        locator = mdates.AutoDateLocator(maxticks=6)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.tick_params(labelsize=8)
         ax.set_ylabel("open cases (median across paths)", fontsize=8)
     for ax in list(axes.flat)[len(scenarios):]:
