@@ -269,11 +269,13 @@ class DemandConfig(_Model):
 
     ``source: fixed`` uses ``requests_per_year`` (a number, or calendar year -> number) grown by
     ``growth_per_year`` beyond the years given; ``source: forecast`` uses sample paths of
-    ``requests_received`` from the forecasting engine for the LA named in ``la``.
+    ``requests_received`` from the forecasting engine (``model``, default ``auto``) for the LA
+    named in ``la``.
     """
 
     source: Literal["fixed", "forecast"] = "fixed"
     la: str | None = None
+    model: str = Field(default="auto", min_length=1)
     requests_per_year: float | dict[int, float] = 3500.0
     growth_per_year: float = Field(default=0.0, ge=-0.5, le=1.0)
     seasonality: tuple[float, ...] = (1.1, 1.0, 1.1, 0.8, 1.1, 1.1, 0.9, 0.4, 0.9, 1.2, 1.2, 0.8)

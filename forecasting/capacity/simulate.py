@@ -185,7 +185,7 @@ def demand_from_sen2(config: CapacityConfig, n_paths: int, seed: int,
                      data_dir: str | None = None) -> pd.DataFrame:
     """Demand sample paths for the config's LA from the DfE SEN2 panel and the forecasting engine.
 
-    ``requests_received`` is forecast (``forecasting.forecast.simulate``, model ``auto``) far
+    ``requests_received`` is forecast (``forecasting.forecast.simulate``, ``demand.model``) far
     enough ahead to cover the simulation; the starting stock is the LA's latest published
     January stock (``stock_plans``) up to the start year, passed as ``measure = stock_plans``.
 
@@ -210,7 +210,7 @@ def demand_from_sen2(config: CapacityConfig, n_paths: int, seed: int,
     sim = config.simulation
     last_sim_year = (sim.start.year * 365 + sim.start.timetuple().tm_yday + sim.horizon_days) // 365
     h = max(int(last_sim_year) - int(history["ds"].max()), 1)
-    paths = forecast_paths(history, h=h, n_paths=n_paths, seed=seed)
+    paths = forecast_paths(history, h=h, n_paths=n_paths, seed=seed, model=config.demand.model)
     paths = paths[["unique_id", "ds", "sample_id", "y"]].assign(measure="requests_received")
     stock = series(panel, "stock_plans", level="la", dropna=True)
     stock = stock[(stock["unique_id"] == uid) & (stock["ds"] <= sim.start.year)]
