@@ -12,7 +12,10 @@ Column groups of the weekly table (all counts are cases; ``week`` ``w`` covers d
   excluded), ``plans_within_20wk_ex`` and ``pct_within_20wk`` (DfE's headline measure);
 - ``reviews_done``, ``reviews_open``, ``reviews_overdue`` (open past their deadline);
 - per pool ``<pool>_fte_in_post``, ``<pool>_fte_effective``, ``<pool>_hours_available``,
-  ``<pool>_hours_used``, ``<pool>_locum_hours``, ``<pool>_cost_gbp``; ``cost_gbp`` in total.
+  ``<pool>_hours_used`` (work of the jobs finished in the week), ``<pool>_fte_available`` and
+  ``<pool>_fte_used`` (the same in FTE at statutory hours), ``<pool>_locum_hours``,
+  ``<pool>_cost_gbp`` (FTE in post x cost per FTE-year, plus locum hours x rate); ``cost_gbp``
+  in total.
 
 Percentiles across paths are not computed here: reporting does that.
 """
@@ -124,6 +127,10 @@ def weekly_frame(
         out[f"{pool_name}_fte_effective"] = _weekly_mean(st.effective, n_weeks)
         out[f"{pool_name}_hours_available"] = _weekly_mean(st.hours, n_weeks) * 7.0
         out[f"{pool_name}_hours_used"] = result.work_hours[:, q, :]
+        # In FTE-equivalents at the pool's statutory hours (locum hours included).
+        per_fte_week = max(pool.hours_per_fte_day() * 7.0, 1e-9)
+        out[f"{pool_name}_fte_available"] = out[f"{pool_name}_hours_available"] / per_fte_week
+        out[f"{pool_name}_fte_used"] = out[f"{pool_name}_hours_used"] / per_fte_week
         out[f"{pool_name}_locum_hours"] = np.broadcast_to(locum_week, (n_paths, n_weeks))
         pool_cost = (in_post * pool.cost_per_fte_year * 7.0 / 365.25
                      + locum_week[None, :] * pool.locum_cost_per_hour)
