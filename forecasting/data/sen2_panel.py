@@ -181,6 +181,9 @@ def _write_parquet_atomic(panel: pd.DataFrame, path: Path) -> None:
     except OSError as err:  # a read-only checkout still loads, just without a cache
         tmp.unlink(missing_ok=True)
         warnings.warn(f"could not write the panel cache {path}: {err}", EhcpWarning, stacklevel=3)
+    except BaseException:  # Ctrl-C mid-write: no stray temporary file in the cache folder
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def build_panel(parsed: list[tuple[str, ParsedFile]]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -24,6 +25,7 @@ import pandas as pd
 from forecasting.data.caselevel_load import empty_frame
 from forecasting.data.caselevel_read import DATE_DTYPE, as_day, sidecar_path
 from forecasting.data.caselevel_schema import CASE_SCHEMA, WEEKS_20_DAYS
+from forecasting.data.export import atomic_path
 from forecasting.data.synthetic_calibration import (
     DEFAULT_NEED_MIX,
     Calibration,
@@ -373,9 +375,10 @@ def write_synthetic(
     except OSError as err:
         raise EhcpError(f"cannot create the output folder ({err})", file=out,
                         fix="choose a folder you can write to") from err
-    slug = "_".join(la.lower().replace(",", " ").replace("&", "and").split())
+    # The name comes from a data file: only letters and digits reach the file name, so a
+    # name like "../../x" cannot write outside ``out_dir``.
+    slug = re.sub(r"[^a-z0-9]+", "_", la.lower().replace("&", "and")).strip("_") or "la"
     path = out / f"{slug}_case_extract_synthetic.csv"
-    df.to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
     meta: dict[str, Any] = {
         "synthetic": True,
         "description": "SYNTHETIC case-level extract made by forecasting.data.synthetic; "
@@ -399,7 +402,12 @@ def write_synthetic(
         scale, spread = duration_scale(calibration.pct_within_20wk, calibration.pct_over_1yr)
         meta["duration_scale"] = round(scale, 4)
         meta["duration_spread"] = round(spread, 4)
-    sidecar_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    # Both files are written under temporary names and renamed only when both are whole, so
+    # a failed write (a full disk) leaves the previous pair as it was.
+    with (atomic_path(path, field="--out") as tmp_csv,
+          atomic_path(sidecar_path(path), field="--out") as tmp_meta):
+        df.to_csv(tmp_csv, index=False, date_format="%Y-%m-%d", lineterminator="\n")
+        tmp_meta.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return path
 
 
