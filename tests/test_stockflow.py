@@ -36,7 +36,8 @@ def test_constant_rates_give_the_hand_worked_stock() -> None:
     fc = m.predict(3, level=(80,))
     np.testing.assert_allclose(fc["yhat"], stock[-1] * 1.08 ** np.arange(1, 4))
     np.testing.assert_allclose(fc["lo_80"], fc["yhat"], rtol=1e-9)
-    np.testing.assert_allclose(np.exp(m.rates_["LA"].level), [0.12, 0.04])
+    level = m.rates_["LA"].level  # log new-plan rate, ceasing rate
+    np.testing.assert_allclose([np.exp(level[0]), level[1]], [0.12, 0.04])
 
 
 @settings(max_examples=15, deadline=None)
@@ -102,5 +103,10 @@ def test_bad_input() -> None:
         StockFlow().fit(df.assign(new_plans=[np.nan, 15.0, np.nan]))
     with pytest.raises(EhcpError, match="damping"):
         StockFlow(damping=1.5).fit(df.assign(new_plans=[15.0, 15.0, np.nan]))
-    with pytest.warns(EhcpWarning, match="grew by more than its new plans"):
-        StockFlow().fit(df.assign(new_plans=[1.0, 1.0, np.nan]))
+    with pytest.warns(EhcpWarning, match="almost no new plans"):
+        StockFlow().fit(df.assign(new_plans=[0.0, 10.0, np.nan]))
+    # The stock grew by more than its new plans (transfers in): a negative implied outflow in
+    # the history, but ceasing is never forecast below zero.
+    flows = StockFlow().fit(df.assign(new_plans=[1.0, 1.0, np.nan])).simulate_flows(
+        2, n_paths=20, seed=0)
+    assert (flows["ceased_plans"] >= 0).all()
