@@ -32,11 +32,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class PeakMemory:
-    """Sample the resident memory of this process and all its descendants; keep the peak."""
+    """Sample this process and all its descendants: peak total resident memory, CPU seconds."""
 
     def __init__(self, every: float = 0.1) -> None:
         self.every, self.peak, self._stop = every, 0, threading.Event()
+        self._cpu: dict[int, float] = {}
+        self._cpu0 = self._cpu_of(psutil.Process())
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _cpu_of(p: psutil.Process) -> float:
+        t = p.cpu_times()
+        return t.user + t.system
+
+    @property
+    def cpu(self) -> float:
+        """CPU seconds used by the process tree while sampling (workers' last 0.1 s missed)."""
+        return sum(self._cpu.values()) - self._cpu0
 
     def _run(self) -> None:
         me = psutil.Process()
@@ -45,6 +57,7 @@ class PeakMemory:
             for p in [me, *me.children(recursive=True)]:
                 try:
                     total += p.memory_info().rss
+                    self._cpu[p.pid] = max(self._cpu.get(p.pid, 0.0), self._cpu_of(p))
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
@@ -114,13 +127,16 @@ def main() -> None:
             if w == 1:
                 timings = collected
             results[w] = {"wall": wall, "peak_mb": mem.peak / 2**20, "failed": len(rep.failed)}
-            print(f"workers={w}: wall {wall:8.1f} s   peak memory {mem.peak / 2**20:7.0f} MB   "
-                  f"{len(rep.done)} done, {len(rep.failed)} failed")
+            print(f"workers={w}: wall {wall:8.1f} s   CPU {mem.cpu:8.1f} s "
+                  f"({mem.cpu / wall:.2f} cores busy)   peak memory {mem.peak / 2**20:6.0f} MB   "
+                  f"{len(rep.done)} done, {len(rep.failed)} failed; load average now "
+                  f"{os.getloadavg()[0]:.1f}")
             for la, reason in list(rep.failed.items())[:5]:
                 print(f"    failed {la}: {reason}")
     if 1 in results and 2 in results:
         speedup = results[1]["wall"] / results[2]["wall"]
-        print(f"speed-up 2 workers vs 1: {speedup:.2f}x (target >= 1.7x)")
+        print(f"speed-up 2 workers vs 1: {speedup:.2f}x (target >= 1.7x; on a shared machine "
+              "the load average above says how many cores were really free)")
     else:
         speedup = float("nan")
     if timings:
@@ -131,13 +147,14 @@ def main() -> None:
         per_la = (fb + sc * scale) / len(timings)
         total = per_la * n_all
         eff = min(1.0, speedup / 2) if math.isfinite(speedup) else 1.0
-        need = math.ceil(total / 3600 / eff)
-        print(f"measured per LA (1 worker): forecast+backtest {fb / len(timings):.2f} s, "
-              f"baseline scenario x {args.paths} paths {sc / len(timings):.2f} s")
+        print(f"measured per LA (1 worker, CPU seconds): forecast+backtest "
+              f"{fb / len(timings):.2f} s, baseline scenario x {args.paths} paths "
+              f"{sc / len(timings):.2f} s")
         print(f"projection: {n_all} LAs x {args.target_scenarios} scenarios x "
-              f"{args.target_paths} paths = {total / 3600:.1f} core-hours (scenario time "
-              f"assumed linear in scenarios x paths); at the measured parallel efficiency "
-              f"{eff:.0%}, {need} worker(s) finish within an hour")
+              f"{args.target_paths} paths = {total / 3600:.1f} CPU-hours (scenario time "
+              f"assumed linear in scenarios x paths): {math.ceil(total / 3600)} worker(s) "
+              f"finish within an hour at full parallel efficiency, "
+              f"{math.ceil(total / 3600 / eff)} at the efficiency measured here ({eff:.0%})")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import traceback
+import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -271,10 +272,12 @@ def _dask(
             fix="start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
                 "or leave --scheduler out to use local cores",
         ) from None
+    # The workers need this package installed (same version): they import the task by name.
     own = client is not scheduler
     try:
         futures = {
-            client.submit(call_task, task, inp, pure=False, key=f"la-{inp.la}-{inp.seed}"): inp
+            client.submit(call_task, task, inp, pure=False,
+                          key=f"la-{inp.la}-{uuid.uuid4().hex[:12]}"): inp
             for inp in inputs
         }
         for fut in dask_completed(list(futures)):

@@ -78,7 +78,7 @@ def synthetic_task(inp: LaInput) -> LaResult:
     tables = {"forecasts": pd.concat(fc, ignore_index=True), "backtest_scores": scores}
     if inp.level == "la":
         tables["scenario_summaries"] = pd.DataFrame(scen)
-    return LaResult(inp.la, tables, la_name=inp.la_name)
+    return LaResult(inp.la, tables, la_name=inp.la_name, level=inp.level)
 
 
 def synthetic_inputs(

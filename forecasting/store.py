@@ -6,7 +6,8 @@ One file (``data/ehcp_runs.duckdb`` by default, git-ignored) holds five tables:
     one row per batch run: its quarter, the checksums of the data release and the config, the
     code version, when it started and finished, how long it took and its status.
 ``tasks``
-    one row per (run, LA): status (``done`` or ``failed``), the error of a failed LA, timings.
+    one row per (run, LA): status (``done`` or ``failed``), the error of a failed LA, timings
+    (wall seconds, and seconds per phase as JSON, e.g. forecast / backtest / scenarios).
 ``forecasts``
     the point forecasts and 80%/95% intervals of every series of every LA.
 ``backtest_scores``
@@ -23,6 +24,7 @@ process: workers return their results to the parent, which alone writes here.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,6 +71,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "started": "TIMESTAMP",
         "finished": "TIMESTAMP",
         "seconds": "DOUBLE",
+        "timings": "VARCHAR",
     },
     "forecasts": {
         "run_id": "VARCHAR NOT NULL",
@@ -102,7 +105,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
 }
 RESULT_TABLES = ("forecasts", "backtest_scores", "scenario_summaries")
 # Columns that differ between two otherwise identical runs (left out when comparing runs).
-TIMING_COLUMNS = ("started", "finished", "seconds")
+TIMING_COLUMNS = ("started", "finished", "seconds", "timings")
 # The primary key of each table, used for stable ordering when reading.
 _ORDER = {
     "runs": ("run_id",),
@@ -354,6 +357,8 @@ class RunStore:
         """
         finished = _now()
         started = started or (finished - dt.timedelta(seconds=result.seconds))
+        phases = result.extras.get("timings")
+        timings = json.dumps({k: round(float(v), 3) for k, v in phases.items()}) if phases else None
         frames = {} if not result.ok else {
             name: self._conform(name, run_id, result.la, result.tables.get(name))
             for name in RESULT_TABLES
@@ -371,10 +376,10 @@ class RunStore:
                     finally:
                         con.unregister("_rows")
             con.execute(
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, result.la, result.la_name, result.level,
                  "done" if result.ok else "failed",
-                 result.error, started, finished, float(result.seconds)],
+                 result.error, started, finished, float(result.seconds), timings],
             )
 
     @staticmethod

@@ -40,7 +40,11 @@ def register(app: typer.Typer) -> None:
         no_progress: Annotated[bool, typer.Option(
             "--no-progress", help="No progress bar (for logs).")] = False,
     ) -> None:
-        """Forecast, backtest and simulate every scenario for many LAs; keep each vintage."""
+        """Forecast, backtest and simulate every scenario for many LAs; keep each vintage.
+
+        Rerunning with the same quarter, data and settings resumes an interrupted run. Exits 1
+        if any LA failed (each failure is listed with its reason; the others still finish).
+        """
         from forecasting.batch_config import load_batch_config
         from forecasting.batch_main import quarterly_batch
 
