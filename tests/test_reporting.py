@@ -187,3 +187,29 @@ def test_existing_folder_needs_overwrite(tmp_path: Path) -> None:
 def test_neutralise_prefixes_formula_starts(text: str) -> None:
     assert neutralise(text) == "'" + text
     assert neutralise("Leeds") == "Leeds" and neutralise(-2.0) == -2.0
+
+
+def _scenario_with_extract(path: Path | None):
+    from types import SimpleNamespace
+
+    initial = SimpleNamespace(extract=path)
+    return SimpleNamespace(capacity=SimpleNamespace(demand=SimpleNamespace(initial=initial)))
+
+
+def test_synthetic_extracts_are_detected_and_labelled(weekly: pd.DataFrame, tmp_path: Path,
+                                                     close_figures: None) -> None:
+    from forecasting.reporting.build import synthetic_inputs
+
+    real = tmp_path / "leeds_extract.csv"
+    real.write_text("case_id\n")
+    fake = tmp_path / "cases.csv"
+    fake.write_text("case_id\n")
+    (tmp_path / "cases.meta.json").write_text('{"synthetic": true}')
+    assert synthetic_inputs([_scenario_with_extract(None), _scenario_with_extract(real)]) == []
+    assert synthetic_inputs([_scenario_with_extract(fake)] * 2) == [str(fake)]
+
+    out = write_report(_bundle(weekly), tmp_path / "run")
+    wb = load_workbook(out / "report.xlsx")
+    assert wb["backlog_by_fy"]["A1"].value.endswith("(SYNTHETIC)")
+    assert not wb["timeliness_by_fy"]["A1"].value.endswith("(SYNTHETIC)")
+    assert "SYNTHETIC" in [c.value for c in wb["About"]["A"]]

@@ -136,27 +136,30 @@ def plot_cost_fte(cost: pd.DataFrame, fte: pd.DataFrame, *, synthetic: bool = Fa
     """
     fig = Figure(figsize=(10, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
+    scenarios = list(dict.fromkeys([*cost["scenario"], *fte["scenario"]]))
+    # One colour per scenario in both panels; overlapping lines mean equal figures.
+    colour = {s: matplotlib.colormaps["tab10"](i % 10) for i, s in enumerate(scenarios)}
     years = fy_columns(cost)
     labels = [y.split(" (")[0] for y in years]
     totals = cost.loc[cost["line"] == "total"]
-    for scenario, row in totals.set_index("scenario").iterrows():
-        left.plot(labels, row[years].to_numpy(float) / 1e6, marker="o", label=str(scenario))
+    for _, row in totals.iterrows():
+        left.plot(labels, row[years].to_numpy(float) / 1e6, marker="o", color=colour[row["scenario"]],
+                  label=str(row["scenario"]))
     left.set_ylabel("staff cost, £ million (mean across paths)")
     left.set_title("Staff cost by financial year", fontsize=10)
     left.tick_params(labelsize=8)
     left.legend(fontsize=7)
     fyears = fy_columns(fte)
     for _, row in fte.iterrows():
-        scenario, line = row["scenario"], row["line"]
-        if "hours" in str(line):
+        line = str(row["line"])
+        if "hours" in line:
             continue
-        style = "-" if str(line).startswith("EP") else ":"
-        right.plot([y.split(" (")[0] for y in fyears], row[fyears].to_numpy(float), style,
-                   marker="o", label=f"{scenario}: {line}")
-    right.set_ylabel("FTE (average over the year)")
-    right.set_title("Staffing by financial year", fontsize=10)
+        right.plot([y.split(" (")[0] for y in fyears], row[fyears].to_numpy(float),
+                   "-" if line.startswith("EP") else ":", marker="o" if line.startswith("EP") else "s",
+                   color=colour[row["scenario"]], markersize=4)
+    right.set_ylabel("FTE in post (average over the year)")
+    right.set_title("Staffing by financial year (solid: EP, dotted: caseworkers)", fontsize=10)
     right.tick_params(labelsize=8)
-    right.legend(fontsize=6, ncols=2)
     fig.suptitle(_title("Cost and FTE by financial year (April-March)", synthetic), fontsize=11)
     return fig
 
