@@ -43,11 +43,11 @@ def _numpy_draw(d: Dist, rng: np.random.Generator) -> float:
     if d.kind == "exponential":
         return float(rng.exponential(d.mean))
     if d.kind == "gamma":
-        if d.cv == 0 or d.mean == 0:
+        if d.cv < 1e-8 or d.mean == 0:
             return d.mean
         return float(rng.gamma(1.0 / d.cv**2, d.mean * d.cv**2))
     if d.kind == "lognormal":
-        if d.cv == 0 or d.mean == 0:
+        if d.cv < 1e-8 or d.mean == 0:
             return d.mean
         s2 = np.log1p(d.cv**2)
         return float(rng.lognormal(np.log(d.mean) - s2 / 2.0, np.sqrt(s2)))

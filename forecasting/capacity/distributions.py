@@ -135,6 +135,11 @@ class PackedDists:
     emp: np.ndarray
 
 
+# Below this coefficient of variation a distribution is treated as fixed (its shape parameter
+# would overflow).
+_TINY_CV = 1e-8
+
+
 def pack_dists(dists: Sequence[Dist]) -> PackedDists:
     """Pack distributions into flat arrays for the kernel.
 
@@ -156,14 +161,14 @@ def pack_dists(dists: Sequence[Dist]) -> PackedDists:
         if d.kind in ("fixed", "exponential"):
             p1[i] = d.mean
         elif d.kind == "gamma":
-            if d.cv == 0 or d.mean == 0:
+            if d.cv < _TINY_CV or d.mean == 0:
                 kind[i] = DIST_KINDS["fixed"]
                 p1[i] = d.mean
             else:
                 p1[i] = 1.0 / d.cv**2
                 p2[i] = d.mean * d.cv**2
         elif d.kind == "lognormal":
-            if d.cv == 0 or d.mean == 0:
+            if d.cv < _TINY_CV or d.mean == 0:
                 kind[i] = DIST_KINDS["fixed"]
                 p1[i] = d.mean
             else:

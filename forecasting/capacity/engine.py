@@ -263,9 +263,11 @@ class SimResult:
     - ``events[path]`` int64: number of case-stage visits simulated (for throughput).
 
     ``records`` (only if asked): a dict of equal-length arrays ``path, case, stage, arrive,
-    start, end`` (one row per case-stage visit; ``case`` is the index within the path;
-    ``start`` is service start, equal to ``arrive`` for pure delays; ``end`` is ``nan`` if the
-    visit was not finished by the horizon).
+    start, end, served`` (one row per case-stage visit, sorted by path, case and arrival;
+    ``case`` is the index within the path; ``start`` is service start, equal to ``arrive`` for
+    pure delays, ``nan`` if still waiting at the horizon; ``end`` is the end of the stage
+    (after any parallel delays), ``nan`` if not finished by the horizon; ``served`` is when the
+    work was done and the server freed).
     """
 
     network: Network
@@ -473,7 +475,7 @@ def _record(which: list[int], keys: np.ndarray, a: Arrivals, capacity: Capacity,
             if parts else np.zeros(0, np.int64))
     return {"path": path, "case": col(1, np.int64), "stage": col(0, np.int64),
             "arrive": col(2, np.float64), "start": col(3, np.float64),
-            "end": col(4, np.float64)}
+            "end": col(4, np.float64), "served": col(5, np.float64)}
 
 
 def _check_inputs(network: Network, arrivals: Arrivals, capacity: Capacity,

@@ -259,9 +259,10 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
              exit_time, exit_code, stage_h,
              entries, completions, exits, exits_late, waiting, in_stage, work_hours,
              started, wait_sum, wait_hist, record):
-    """Simulate one path; fill the output slices; return (visits, records[n_rec, 5]).
+    """Simulate one path; fill the output slices; return (visits, records[n_rec, 6]).
 
-    Record columns: stage, case, arrive, start, end.
+    Record columns: stage, case, arrive, start (of service), end (of the stage), served (work
+    done: frees the server; equal to start for a pure delay).
     """
     n = t_in.shape[0]
     n_stages = pool_of.shape[0]
@@ -313,7 +314,8 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
 
     wdiff = np.zeros((n_stages, n_weeks + 1), np.int64)
     idiff = np.zeros((n_stages, n_bands, n_weeks + 1), np.int64)
-    rec = np.empty((4 * n + 4 if record else 1, 5), np.float64)
+    rec = np.empty((4 * n + 4 if record else 1, 6), np.float64)
+    served_t = np.zeros(n, np.float64)
     nrec = 0
     visits = 0
 
@@ -348,6 +350,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             elif typ == _WORK_DONE:
                 q = pool_of[cur[idx]]
                 busy[q] -= 1
+                served_t[idx] = t
                 w = _week(t, n_weeks)
                 if w >= 0:
                     work_hours[q, w] += work[idx]
@@ -380,6 +383,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 rec[nrec, 2] = entry_t[c]
                 rec[nrec, 3] = start_t[c]
                 rec[nrec, 4] = t
+                rec[nrec, 5] = served_t[c]
                 nrec += 1
             u = uniform_at(stream(key, order[c], hop[c] - 1, 0))
             col = n_cols - 1
@@ -426,6 +430,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                     de = t + x
                 dend[c] = de
                 start_t[c] = t
+                served_t[c] = t
                 phase[c] = _DELAY
                 hn = _ev_push(ht, hp, hn, de, c * 4 + _STAGE_END)
             else:
@@ -491,6 +496,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             rec[nrec, 2] = entry_t[c]
             rec[nrec, 3] = np.nan if ph == _WAITING else start_t[c]
             rec[nrec, 4] = np.nan
+            rec[nrec, 5] = served_t[c] if ph == _DELAY else np.nan
             nrec += 1
 
     for s in range(n_stages):
