@@ -60,7 +60,7 @@ DEFAULT_WAIT_EDGES_WEEKS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 13.0, 26.0, 5
 def _plain(x: object, dtype: type) -> np.ndarray:
     """A C-contiguous, writeable array: numba compiles (and caches) one kernel per array type,
     and read-only or strided inputs would each trigger another long compilation."""
-    arr = np.ascontiguousarray(x, dtype=dtype)
+    arr: np.ndarray = np.ascontiguousarray(x, dtype=dtype)
     return arr if arr.flags.writeable else arr.copy()
 
 
