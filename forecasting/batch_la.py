@@ -37,7 +37,14 @@ from forecasting.batch_config import BatchConfig
 from forecasting.errors import EhcpError
 from forecasting.store import LaResult
 
-__all__ = ["SCENARIO_METRICS", "la_task", "make_inputs", "scale_capacity", "summarise_weekly"]
+__all__ = [
+    "SCENARIO_METRICS",
+    "current_las",
+    "la_task",
+    "make_inputs",
+    "scale_capacity",
+    "summarise_weekly",
+]
 
 #: Modules la_task imports lazily; worker processes import them once, before forking.
 PRELOAD = ("forecasting.forecast", "forecasting.backtest", "forecasting.persist",
@@ -67,7 +74,8 @@ def make_inputs(
     cfg : BatchConfig
         The batch settings.
     las : sequence of str, optional
-        LA codes (``unique_id`` of level ``la``), e.g. from :func:`forecasting.data.find_la`.
+        LA codes (``unique_id`` of level ``la``), e.g. from :func:`forecasting.data.find_la`;
+        default: :func:`current_las`.
     scenario_yaml : str, optional
         The text of the scenario file (sent to workers as text so a remote Dask worker needs
         no shared disk).
@@ -80,7 +88,7 @@ def make_inputs(
     names = keep.drop_duplicates("unique_id").set_index("unique_id")
     levels = names["level"].astype(str)
     if las is None:
-        chosen = sorted(levels.index[levels == "la"])
+        chosen = current_las(keep)
     else:
         chosen = list(dict.fromkeys(las))
         unknown = [la for la in chosen if la not in levels.index]
@@ -103,6 +111,25 @@ def make_inputs(
                 level="la" if levels[la] == "la" else str(levels[la]))
         for la in chosen
     ]
+
+
+def current_las(panel: pd.DataFrame) -> list[str]:
+    """LA codes with headline figures in the panel's latest year (``--all`` runs these).
+
+    LAs abolished by boundary changes (e.g. Dorset 2019, Cumbria 2023) stop part-way; their
+    forecasts would start years earlier than everyone else's, so ``--all`` leaves them out
+    (name them with ``--la`` to run them anyway).
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"unique_id": ["A", "A", "B"], "level": "la", "breakdown": "all",
+    ...                   "ds": [2024, 2025, 2019], "y": [1.0, 2.0, 3.0]})
+    >>> current_las(p)
+    ['A']
+    """
+    rows = panel[(panel["level"] == "la") & (panel["breakdown"] == "all") & panel["y"].notna()]
+    last = rows.groupby("unique_id")["ds"].max()
+    return sorted(last.index[last == last.max()].astype(str))
 
 
 def _history(data: pd.DataFrame, measure: str) -> pd.DataFrame:

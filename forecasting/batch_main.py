@@ -107,6 +107,14 @@ def quarterly_batch(
         for name in cfg.scenarios.names or ():
             sset[name]
     inputs = make_inputs(panel, cfg, codes, scenario_yaml=text)
+    if all_las:
+        from forecasting.batch_la import current_las
+
+        every = set(panel.loc[panel["level"] == "la", "unique_id"].astype(str))
+        gone = sorted(every - set(current_las(panel)))
+        if gone:
+            notes.append(f"--all leaves out {len(gone)} LA code(s) without figures for the "
+                         f"latest year (boundary changes): {', '.join(gone)}")
     quarter = cfg.quarter or current_quarter()
     workers = cfg.workers or os.cpu_count() or 1
     with RunStore(cfg.store) as store:
