@@ -482,6 +482,11 @@ def write_la_files(result: LaResult, out_dir: Path | None, models_dir: Path | No
 
         for measure, state in models.items():
             write_state(state, models_dir / la / f"{_safe_name(str(measure))}.json")
+    unsaved = result.extras.get("unsaved_models") or []
+    if models_dir is not None and unsaved:
+        # A model holding something that cannot be stored without pickle: say which, and why.
+        (models_dir / la).mkdir(parents=True, exist_ok=True)
+        (models_dir / la / "UNSAVED.txt").write_text("\n".join(unsaved) + "\n", encoding="utf-8")
 
 
 class _Progress:

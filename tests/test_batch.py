@@ -192,3 +192,19 @@ def test_sigkill_mid_batch_then_resume_equals_uninterrupted(tmp_path: Path) -> N
                       config=config, run_id="2026Q4-kill", workers=1)
             # The child process may have seen another git state of the tree (".dirty").
             _assert_same(store, ref, drop=(*TIMING_COLUMNS, "code_version"))
+
+
+def test_models_written_and_unsaved_ones_explained(tmp_path: Path) -> None:
+    from forecasting.batch import write_la_files
+    from forecasting.models import get_model
+    from forecasting.persist import load_model, model_state
+    from forecasting.store import LaResult
+
+    hist = pd.DataFrame({"unique_id": "A", "ds": [2022, 2023, 2024], "y": [5.0, 6.0, 8.0]})
+    model = get_model("drift").fit(hist)
+    result = LaResult("A", extras={"models": {"requests_received": model_state(model)},
+                                   "unsaved_models": ["new_plans: results_ is a Results"]})
+    write_la_files(result, None, tmp_path)
+    again = load_model(tmp_path / "A" / "requests_received.json")
+    pd.testing.assert_frame_equal(again.predict(2), model.predict(2))
+    assert "results_ is a Results" in (tmp_path / "A" / "UNSAVED.txt").read_text()
