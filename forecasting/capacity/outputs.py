@@ -22,7 +22,7 @@ Percentiles across paths are not computed here: reporting does that.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -203,7 +203,3 @@ def case_records(
                                            (exit_time - cases.deadline[case]) / 7.0, np.nan)
     return frame
 
-
-def horizon_end(config: CapacityConfig) -> date:
-    """The last simulated day."""
-    return config.simulation.start + timedelta(days=config.simulation.horizon_days - 1)

@@ -73,7 +73,7 @@ def simulate_capacity(
     scenario: str = "baseline",
     record_path: int | None = None,
     open_cases: pd.DataFrame | None = None,
-    block_size: int = 100,
+    block_size: int = 50,
 ) -> SimulationResult:
     """Simulate EP and caseworker capacity against demand on many sample paths.
 
