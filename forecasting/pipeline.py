@@ -234,7 +234,10 @@ def run_pipeline(
             from forecasting.data import find_la, load_panel
 
             panel = load_panel(data_dir)
-            code = find_la(panel, report.la)
+            try:
+                code = find_la(panel, report.la)
+            except EhcpError as err:
+                raise EhcpError(err.message, file=scenarios.file, field="report.la", fix=err.fix) from None
             hist = _history(panel, code, report.history_from)
             ctx.update(panel=panel, code=code, history=hist)
         sim0 = scenarios.baseline.capacity.simulation

@@ -213,3 +213,23 @@ def test_synthetic_extracts_are_detected_and_labelled(weekly: pd.DataFrame, tmp_
     assert wb["backlog_by_fy"]["A1"].value.endswith("(SYNTHETIC)")
     assert not wb["timeliness_by_fy"]["A1"].value.endswith("(SYNTHETIC)")
     assert "SYNTHETIC" in [c.value for c in wb["About"]["A"]]
+
+
+def test_failed_swap_puts_the_old_report_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "old.txt").write_text("keep")
+    real = os.replace
+
+    def fail_into_target(src, dst):
+        if Path(dst) == target and ".old-" not in str(src):
+            raise OSError("rename failed")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_into_target)
+    with pytest.raises(OSError, match="rename failed"), atomic_output_dir(target, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert (target / "old.txt").read_text() == "keep"

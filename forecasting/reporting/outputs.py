@@ -122,13 +122,28 @@ def atomic_output_dir(target: str | Path, *, overwrite: bool = False) -> Iterato
     try:
         yield tmp
         if target.exists():
-            # Move the old folder aside first so a failed swap never loses both.
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
-            os.replace(target, old / target.name)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
+            _swap(tmp, target)
         else:
             os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Replace folder ``target`` by ``new``; if that fails, put the old ``target`` back."""
+    # Move the old folder aside first (a rename cannot replace a non-empty folder), and
+    # restore it when the second rename fails, so the user never loses both reports.
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    try:
+        os.replace(target, aside / target.name)
+    except BaseException:
+        shutil.rmtree(aside, ignore_errors=True)
+        raise
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(aside / target.name, target)
+        shutil.rmtree(aside, ignore_errors=True)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
