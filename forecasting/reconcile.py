@@ -18,6 +18,22 @@ ch. 11):
 Which one is best is an empirical question: :func:`choose_reconciliation` scores them by MASE on
 rolling-origin windows. Negative bottom-level values are set to zero and summed up again, so the
 output stays coherent and non-negative.
+
+On the embedded SEN2 data (153 LAs, 9 regions, England; cutoffs 2019 to the year before the
+last, horizons 1-3; MASE averaged over the three levels; ``history`` given):
+
+- January stock, 3-year log-drift base: ``td`` 0.997 won among coherent methods (base,
+  incoherent, 0.933; ``wls_var`` 1.179; ``bu`` 1.240; ``wls_struct`` 1.251; ``ols`` 1.401;
+  ``mint_shrink`` 2.063). With earlier-window errors instead of a history (fewer windows, other
+  scale) ``mint_shrink`` 0.4263 edged ``td`` 0.4266 (base 0.396).
+- Requests, drift base: ``td`` 1.953 won and beat the base (1.966), at LA level too (2.282 v
+  2.322); ``mint_shrink`` was last (2.254). ``td`` also won with earlier-window errors.
+
+So ``td`` is the sensible default; MinT needs residuals that resemble the base model's errors,
+which a dozen years of annual data rarely give. DfE's regional totals are the sums of their
+LAs for the stock; for requests, two regions' 2023 totals are up to 3% above the sum of the LAs
+that reported (missing LA values), and in the backtest an LA with a gap in its series was only
+forecast from the gap on: both cost every coherent method a little at the upper levels.
 """
 
 from __future__ import annotations
@@ -357,7 +373,7 @@ def _apply(g: np.ndarray | None, s: np.ndarray, yhat: np.ndarray, n_upper: int,
     return s @ bottom
 
 
-def reconcile(base_forecasts: pd.DataFrame, hierarchy: Hierarchy, method: str = "mint_shrink",
+def reconcile(base_forecasts: pd.DataFrame, hierarchy: Hierarchy, method: str = "td",
               *, residuals: pd.DataFrame | None = None, history: pd.DataFrame | None = None,
               nonnegative: bool = True) -> pd.DataFrame:
     """Make base forecasts add up across England, regions and LAs.
@@ -414,7 +430,7 @@ def reconcile(base_forecasts: pd.DataFrame, hierarchy: Hierarchy, method: str = 
     return out[["unique_id", "ds", "level", "yhat", *bounds, "method"]].reset_index(drop=True)
 
 
-def reconcile_paths(paths: pd.DataFrame, hierarchy: Hierarchy, method: str = "mint_shrink", *,
+def reconcile_paths(paths: pd.DataFrame, hierarchy: Hierarchy, method: str = "td", *,
                     residuals: pd.DataFrame | None = None, history: pd.DataFrame | None = None,
                     nonnegative: bool = True) -> pd.DataFrame:
     """Reconcile joint sample paths ``unique_id, ds, sample_id, y`` path by path.

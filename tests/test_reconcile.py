@@ -265,3 +265,21 @@ def test_shrunk_covariance_with_missing_years_is_positive_definite() -> None:
     assert 0 <= lam <= 1
     assert np.linalg.eigvalsh(w).min() > 0
     assert w[0, 0] == pytest.approx(np.mean(r[3:, 0] ** 2))
+
+
+def test_real_hierarchy_from_the_panel(raw_dir) -> None:
+    from forecasting.data import load_panel
+
+    panel = load_panel(raw_dir)
+    hier = build_hierarchy(panel, measure="stock_plans")
+    assert len(hier.regions) == 9
+    assert 150 <= len(hier.bottom) <= 155
+    assert "E08000035" in hier.bottom  # Leeds
+    stock = panel[(panel["measure"] == "stock_plans") & (panel["breakdown"] == "all")
+                  & (panel["ds"] == 2025) & panel["unique_id"].isin(hier.nodes)]
+    # Naive base forecasts for 2026: the January 2025 stock of every node.
+    base = stock[["unique_id", "y"]].rename(columns={"y": "yhat"}).assign(ds=2026)
+    out = reconcile(base, hier, "td")
+    _sums_hold(out, hier)
+    england = out.loc[out["unique_id"] == "E92000001", "yhat"].item()
+    assert england == pytest.approx(638745)  # top-down keeps England's own forecast
