@@ -147,7 +147,10 @@ def tandem_sojourn_cdf(lam: float, mus: Sequence[float], t: float | np.ndarray) 
         if i + 1 < k:
             s[i, i + 1] = r
     ts = np.atleast_1d(np.asarray(t, dtype=float))
-    out = np.array([1.0 - expm(s * x)[0].sum() if x > 0 else 0.0 for x in ts])
+    pos = np.clip(ts, 0.0, None)
+    # expm works on a stack of matrices: one call for every t.
+    out = np.where(ts > 0, 1.0 - expm(s[None, :, :] * pos[:, None, None])[:, 0, :].sum(axis=1),
+                   0.0)
     return out if np.ndim(t) else out.reshape(())
 
 
