@@ -97,6 +97,7 @@ def mix_history(panel: pd.DataFrame, la: str, measure: str = "stock_plans",
         "flag": (rows["flag"].fillna("").astype(str).to_numpy() if "flag" in rows
                  else ""),
     })
+    _check_history(out)
     return out.sort_values(["ds", "category"], kind="stable").reset_index(drop=True)
 
 

@@ -142,7 +142,7 @@ def build_hierarchy(panel: pd.DataFrame | None = None, *, measure: str = "stock_
     last year of that measure), because boundary changes (Dorset 2019; Cumbria, North Yorkshire,
     Somerset 2023) mean some LAs exist only for some years. The region of each LA comes from the
     panel's ``region_code`` column if it has one, else from the DfE zips in ``data_dir`` (default
-    the repository's ``data/raw``).
+    the repository's ``data/raw``, or ``$EHCP_DATA_DIR``).
     """
     mapping = _regions_from_panel(panel) if panel is not None else None
     if mapping is None:
@@ -186,8 +186,11 @@ def la_regions(data_dir: str | Path | None = None) -> pd.Series:
     'E12000003'
     """
     # Cached: it reads a few MB from the zips and the hierarchy is asked for often.
-    folder = Path(data_dir) if data_dir is not None else Path(__file__).resolve().parents[1] / \
-        "data" / "raw"
+    if data_dir is None:
+        from forecasting.data import default_data_dir  # $EHCP_DATA_DIR, as load_panel uses
+
+        data_dir = default_data_dir()
+    folder = Path(data_dir)
     return _la_regions(str(folder.resolve())).copy()
 
 
