@@ -251,6 +251,7 @@ def run_pipeline(
                 fcst = forecast(hist, h=h, level=report.levels, model=model)
                 demand_paths = simulate(hist, h=h, n_paths=n_paths, seed=report.seed, model=model)
             ctx.update(forecast=fcst, demand_paths=demand_paths)
+            paths_for = _PathsByModel(hist, h, n_paths, report.seed, {model: demand_paths}, notes)
         with bar.step("backtest models"):
             ctx["backtest"] = _backtest(hist, report, notes)
         with bar.step("complexity mix"):
@@ -258,13 +259,13 @@ def run_pipeline(
         weekly = []
         with bar.step("simulate scenarios", total=len(scenarios)) as advance:
             for scenario in scenarios:
-                demand = _demand_for(scenario, demand_paths, n_paths, code)
+                demand = _demand_for(scenario, paths_for, n_paths, code)
                 weekly.append(_simulate(scenario, demand, n_paths, sim0.seed))
                 advance(1)
         ctx["weekly"] = pd.concat(weekly, ignore_index=True)
         search = scenarios.targets.search
         with bar.step("optimise staffing", total=search.max_evaluations) as advance:
-            ctx["optimisation"] = _optimise(scenarios, demand_paths, n_paths, code, advance)
+            ctx["optimisation"] = _optimise(scenarios, paths_for, n_paths, code, advance)
         with bar.step("write report"):
             bundle = build_bundle(ctx, notes)
             written = write_report(bundle, target, overwrite=overwrite)
@@ -301,14 +302,38 @@ def _model_name(name: str, notes: list[str]) -> str:
         get_model(name)
     except ImportError as err:
         # A model family still being written must not stop the main job; say what was used.
-        notes.append(f"Forecast model '{name}' is not available ({err}); used 'log_drift' instead.")
+        text = f"Forecast model '{name}' is not available ({err}); used 'log_drift' instead."
+        if text not in notes:
+            notes.append(text)
         return "log_drift"
     return name
 
 
-def _demand_for(scenario: Scenario, forecast_paths: pd.DataFrame, n_paths: int, code: str) -> pd.DataFrame:
-    if scenario.capacity.demand.source == "forecast":
-        demand = forecast_paths
+class _PathsByModel:
+    """Demand sample paths per forecasting model, simulated once each (same seed)."""
+
+    def __init__(self, hist: pd.DataFrame, h: int, n_paths: int, seed: int,
+                 known: dict[str, pd.DataFrame], notes: list[str]) -> None:
+        self.hist, self.h, self.n_paths, self.seed = hist, h, n_paths, seed
+        self.known, self.notes = dict(known), notes
+
+    def __call__(self, model: str) -> pd.DataFrame:
+        from forecasting.forecast import simulate
+
+        name = _model_name(model, self.notes)
+        if name not in self.known:
+            with _warnings_to_notes(self.notes, "Forecast"):
+                self.known[name] = simulate(self.hist, h=self.h, n_paths=self.n_paths,
+                                            seed=self.seed, model=name)
+        return self.known[name]
+
+
+def _demand_for(scenario: Scenario, paths_for: Callable[[str], pd.DataFrame], n_paths: int,
+                code: str) -> pd.DataFrame:
+    demand_cfg = scenario.capacity.demand
+    if demand_cfg.source == "forecast":
+        # The simulator section names its demand model; the report's model draws the fan chart.
+        demand = paths_for(str(getattr(demand_cfg, "model", "auto")))
     else:
         demand = _fixed_paths(scenario, n_paths, code)
     return apply_request_changes(demand, scenario.request_changes)
@@ -358,12 +383,12 @@ def _complexity(panel: pd.DataFrame, code: str, report: Any, notes: list[str]) -
     return mix.drop(columns="ds")
 
 
-def _optimise(scenarios: ScenarioSet, demand_paths: pd.DataFrame, n_paths: int, code: str,
+def _optimise(scenarios: ScenarioSet, paths_for: Callable[[str], pd.DataFrame], n_paths: int, code: str,
               advance: Callable[[int], None]) -> OptimisationResult:
     search = scenarios.targets.search
     base = scenarios[search.scenario]
     k = min(search.n_paths, n_paths)
-    demand = _demand_for(base, demand_paths, n_paths, code)
+    demand = _demand_for(base, paths_for, n_paths, code)
     demand = demand.loc[demand["sample_id"] < k]
     seed = base.capacity.simulation.seed
     start = search.start
