@@ -76,13 +76,16 @@ def main(n_paths: int = 1000, simpy_paths: int = 5) -> None:
         t0 = time.perf_counter()
         simulate_capacity(cfg, n_paths=2, seed=SEED)
         print(f"warm-up (2 paths, includes any numba compilation): {time.perf_counter() - t0:.1f} s")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ours = simulate_capacity(cfg, n_paths=n_paths, seed=SEED)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     ours_rate = ours.events / wall
-    print(f"ours:  {n_paths} paths in {wall:.2f} s wall; {ours.events:,} case-stage events; "
-          f"{ours_rate:,.0f} events/s (whole simulate_capacity call); "
+    print(f"ours:  {n_paths} paths in {wall:.2f} s wall, {cpu:.2f} CPU-s (all threads); "
+          f"{ours.events:,} case-stage events; {ours_rate:,.0f} events/s wall, "
+          f"{ours.events / cpu:,.0f} events per CPU-s (whole simulate_capacity call); "
           f"peak memory (max RSS) {max_rss_mb():,.0f} MB")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+          "(wall times on a shared machine are upper bounds)")
 
     # SimPy on the first paths: the same network, the same cases, the same capacity.
     network = build_network(cfg.pipeline)
@@ -101,23 +104,29 @@ def main(n_paths: int = 1000, simpy_paths: int = 5) -> None:
         speed.append(float(v[0, 0]))
     simpy_events = 0
     simpy_time = 0.0
+    simpy_cpu = 0.0
     sojourn_simpy, sojourn_ours = [], []
     for p in range(simpy_paths):
         initial = initial_cases(cfg, p, SEED, float(demand.requests[p, 0]))
         cases = CaseArrays.concat(path_cases(cfg, demand, p, SEED, weights, initial))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = simulate_simpy(network, cases.time, cases.stage, servers, speed, horizon, SEED,
                              case_class=cases.case_class, work_multiplier=cases.work_multiplier,
                              deadline=cases.deadline, rng="engine", path=p)
         simpy_time += time.perf_counter() - t0
+        simpy_cpu += time.process_time() - c0
         simpy_events += res.events
         issued = (res.exit_code == 2) & (cases.time >= 0)
         sojourn_simpy.append(np.mean(res.exit_time[issued] - cases.time[issued]))
     simpy_rate = simpy_events / simpy_time
-    print(f"SimPy: {simpy_paths} paths in {simpy_time:.2f} s; {simpy_events:,} case-stage events; "
-          f"{simpy_rate:,.0f} events/s")
-    print(f"throughput ratio ours / SimPy: {ours_rate / simpy_rate:,.1f}x (target >= 100x)")
-    print(f"1,000-path equivalent wall time: {wall * 1000 / n_paths:.2f} s (target < 10 s); "
+    print(f"SimPy: {simpy_paths} paths in {simpy_time:.2f} s wall, {simpy_cpu:.2f} CPU-s; "
+          f"{simpy_events:,} case-stage events; {simpy_rate:,.0f} events/s wall, "
+          f"{simpy_events / simpy_cpu:,.0f} events per CPU-s")
+    print(f"throughput ratio ours / SimPy: {ours_rate / simpy_rate:,.1f}x wall, "
+          f"{(ours.events / cpu) / (simpy_events / simpy_cpu):,.1f}x per CPU-second "
+          "(target >= 100x)")
+    print(f"1,000-path equivalent wall time: {wall * 1000 / n_paths:.2f} s; on 2 idle cores about "
+          f"{cpu * 1000 / n_paths / 2:.1f} s (CPU-s / 2) (target < 10 s); "
           f"peak memory {max_rss_mb():,.0f} MB (target < 2,048 MB)")
 
     # Same cases, same draws: the mean time from request to issue should agree closely.
