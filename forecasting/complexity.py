@@ -19,8 +19,8 @@ to "last year's shares" was 0.98-1.04 with ``damping=0, window=10`` (80% interva
 82%, 85% at horizons 1-3), but 1.04-1.29 with ``damping=0.3`` and 1.06-3.25 with
 ``damping=0.8`` over 7-10 years: SEN2 mix trends have not persisted, so the default holds the
 mix and lets the trend in only when asked. Primary need is published for one year only
-(January 2025 stock, 2024 new plans), so its projection is flat and its intervals cannot be
-estimated from history (a warning says so).
+(January 2025 stock, 2024 new plans), so its projection is flat and its volatility is borrowed
+from the age-band mix of all LAs (``var = a + b / count`` per category; a warning says so).
 
 Zeros get a pseudo-count (0.5) before logs; suppressed values (``c``) are small counts and are
 filled with ``suppressed_count``; other missing values are imputed from the category's share in
@@ -44,6 +44,13 @@ __all__ = ["effort_multiplier", "mix_history", "mix_shares", "project_mix", "sim
 TOPICS = ("need", "age", "placement")
 # DfE's "c" (suppressed) as the loader flags it ("c:suppressed"), not e.g. "corrected:...".
 _SUPPRESSED = r"(?:^|;)c(?::|;|$)|suppress"
+
+
+# Variance of a category's year-on-year change in centred log-ratio, a + b / count, read off
+# the medians (robust to LAs' data errors) of squared changes by count band, across every
+# LA-year of the SEN2 age-band mix 2016-2025 (changes across the 2021/22 break left out). Used
+# when a mix has too few years to estimate its own (primary need: one year).
+_FALLBACK_VAR = {"stock": (0.008, 3.5), "flow": (0.05, 2.5)}
 
 
 def mix_history(panel: pd.DataFrame, la: str, measure: str = "stock_plans",
@@ -209,7 +216,8 @@ def _counts_matrix(grp: pd.DataFrame, suppressed_count: float, window: int | Non
 
 
 def _fit_composition(counts: np.ndarray, years: list[int], categories: list[str],
-                     break_year: int | None, pseudo_count: float) -> _Composition:
+                     break_year: int | None, pseudo_count: float,
+                     fallback_var: tuple[float, float] | None = None) -> _Composition:
     logs = np.log(counts + pseudo_count)
     clr = logs - logs.mean(axis=1, keepdims=True)
     t = np.asarray(years, dtype=float)
@@ -228,6 +236,12 @@ def _fit_composition(counts: np.ndarray, years: list[int], categories: list[str]
     if use_shift and break_year is not None:
         keep &= t[1:] != break_year  # the step across the break is a change of return, not noise
     resid = diffs[keep] - slope
+    if resid.shape[0] < 2 and fallback_var is not None:
+        # Too few year-on-year changes to estimate the volatility: borrow it. Independent
+        # shocks with variance a + b / count (z @ R / sqrt(C) with R = diag(sqrt(C * var))).
+        a, b = fallback_var
+        var = a + b / (counts[-1] + pseudo_count)
+        resid = np.diag(np.sqrt(len(categories) * var))
     stt = float(((t - t.mean()) ** 2).sum())
     return _Composition(categories, int(t[-1]), clr[-1], slope, resid,
                         0.0 if stt == 0 else 1.0 / np.sqrt(stt))
@@ -337,10 +351,11 @@ def _run(data: pd.DataFrame, la: str | None, measure: str, topic: str, h: int,
             raise EhcpError(f"no published counts for '{uid}'", field="y",
                             fix="check the area and breakdown")
         if len(years) < 3:
-            warnings.warn(f"{uid}: only {len(years)} year(s) of the mix: neither its trend nor "
-                          "the width of its intervals can be estimated (intervals too narrow)",
-                          EhcpWarning, stacklevel=3)
-        comp = _fit_composition(counts, years, cats, brk, pseudo_count)
+            warnings.warn(f"{uid}: only {len(years)} year(s) of the mix: its trend cannot be "
+                          "estimated and its volatility is borrowed from the age-band mix of "
+                          "all LAs", EhcpWarning, stacklevel=3)
+        fallback = _FALLBACK_VAR["stock" if (measure or "").startswith("stock") else "flow"]
+        comp = _fit_composition(counts, years, cats, brk, pseudo_count, fallback)
         ds = [comp.last_ds + k for k in range(1, h + 1)]
         shares = _paths(comp, h, damping, n_paths, rng)
         total = _total_paths(total_forecast, str(uid), ds, n_paths, rng)

@@ -200,3 +200,19 @@ def test_leeds_placement_mix_with_stock_flow_paths(raw_dir) -> None:
     assert {"special", "mainstream", "independent special"} <= set(sims["category"])
     effort = effort_multiplier(sims, {"independent special": 1.5, "special": 1.2}, default=1.0)
     assert effort.between(1.0, 1.5).all()
+
+
+def test_one_year_mix_borrows_its_volatility() -> None:
+    # Primary need is published for one year only: flat shares, but honest (non-zero) intervals
+    # that are wider for small categories.
+    hist = _history(np.array([[1600, 1350, 1200, 160]]), start=2025, cats=["ASD", "SEMH",
+                                                                          "SLCN", "SPLD"])
+    with pytest.warns(EhcpWarning, match="borrowed"):
+        out = project_mix(hist, measure="stock_plans", h=2, n_paths=400)
+    first = out[out["ds"] == 2026].set_index("category")
+    np.testing.assert_allclose(first["share"], hist["y"].to_numpy() / hist["y"].sum(), rtol=5e-3)
+    rel = (first["share_hi_80"] - first["share_lo_80"]) / first["share"]
+    assert (rel > 0.05).all() and rel["SPLD"] > rel["ASD"]
+    later = out[out["ds"] == 2027].set_index("category")
+    assert ((later["share_hi_80"] - later["share_lo_80"]) > (first["share_hi_80"]
+                                                             - first["share_lo_80"])).all()
