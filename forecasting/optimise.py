@@ -454,12 +454,15 @@ def erlang_c_evaluator(
     return evaluate
 
 
-def apply_staffing(config: CapacityConfig, extra: Staffing, start: date) -> CapacityConfig:
+def apply_staffing(
+    config: CapacityConfig, extra: Staffing, start: date, *, locum_until: date | None = None
+) -> CapacityConfig:
     """Add the optimiser's extra staffing to a simulator config from ``start`` on.
 
     Extra EP and caseworker FTE raise the funded establishment from ``start`` (so recruitment
     lag, success rate and attrition apply to the new posts as to the old); extra locum hours are
-    added to the EP locum calendar.
+    added to the EP locum calendar from ``start`` until ``locum_until`` (a catch-up contract),
+    or to the end when it is None.
 
     Examples
     --------
@@ -471,17 +474,28 @@ def apply_staffing(config: CapacityConfig, extra: Staffing, start: date) -> Capa
     [('2025-04-01', 10.0), ('2026-04-01', 12.0), ('2027-04-01', 14.0)]
     >>> [(str(c.date), c.hours_per_week) for c in new.staff.ep.locum_hours]
     [('2026-04-01', 30.0)]
+    >>> new = apply_staffing(cfg, Staffing(locum_hours_per_week=30), date(2026, 4, 1),
+    ...                      locum_until=date(2027, 4, 1))
+    >>> [(str(c.date), c.hours_per_week) for c in new.staff.ep.locum_hours]
+    [('2026-04-01', 30.0), ('2027-04-01', 0.0)]
     """
 
-    def shift(changes: Sequence[Any], key: str, amount: float) -> list[dict]:
+    def level(rows: list[dict], key: str, when: date) -> float:
+        before = [r for r in rows if r["date"] <= when]
+        return float(before[-1][key]) if before else 0.0
+
+    def shift(changes: Sequence[Any], key: str, amount: float, until: date | None = None) -> list[dict]:
         rows = [c.model_dump() for c in changes]
         if amount == 0:
             return rows
-        before = [r for r in rows if r["date"] <= start]
-        at_start = before[-1][key] if before else 0.0
-        out = [r for r in rows if r["date"] < start]
-        out.append({"date": start, key: at_start + amount})
-        out += [{**r, key: r[key] + amount} for r in rows if r["date"] > start]
+        dates = sorted({start, *(r["date"] for r in rows), *([until] if until else [])})
+        out = []
+        for d in dates:
+            if d < start:
+                out.append({"date": d, key: level(rows, key, d)})
+                continue
+            bump = amount if until is None or d < until else 0.0
+            out.append({"date": d, key: level(rows, key, d) + bump})
         return out
 
     data = config.model_dump()
@@ -489,6 +503,6 @@ def apply_staffing(config: CapacityConfig, extra: Staffing, start: date) -> Capa
     staff["ep"]["fte"] = shift(config.staff.ep.fte, "fte", extra.ep_fte)
     staff["caseworker"]["fte"] = shift(config.staff.caseworker.fte, "fte", extra.caseworker_fte)
     staff["ep"]["locum_hours"] = shift(
-        config.staff.ep.locum_hours, "hours_per_week", extra.locum_hours_per_week
+        config.staff.ep.locum_hours, "hours_per_week", extra.locum_hours_per_week, locum_until
     )
     return CapacityConfig.model_validate(data)

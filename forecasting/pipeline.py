@@ -160,16 +160,18 @@ def _simulate(scenario: Scenario, demand: pd.DataFrame | None, n_paths: int, see
     return normalise_weekly(result.weekly)
 
 
-def _horizon_cost(scenario: Scenario, start: pd.Timestamp) -> Callable[[Staffing], float]:
+def _horizon_cost(scenario: Scenario, start: pd.Timestamp,
+                  locum_until: pd.Timestamp | None = None) -> Callable[[Staffing], float]:
     sim = scenario.capacity.simulation
     end = pd.Timestamp(sim.start) + pd.Timedelta(days=sim.horizon_days)
     weeks = pd.date_range(max(start, pd.Timestamp(sim.start)), end, freq="7D", inclusive="left")
+    locum_on = np.ones(len(weeks)) if locum_until is None else (weeks < locum_until).astype(float)
 
     def cost(s: Staffing) -> float:
         return float(
             weekly_staff_cost(
                 scenario.costs, weeks, ep_fte=s.ep_fte, caseworker_fte=s.caseworker_fte,
-                locum_hours=s.locum_hours_per_week,
+                locum_hours=s.locum_hours_per_week * locum_on,
             ).sum()
         )
 
@@ -394,12 +396,13 @@ def _optimise(scenarios: ScenarioSet, paths_for: Callable[[str], pd.DataFrame], 
     start = search.start
 
     def evaluate(s: Staffing) -> pd.DataFrame:
-        cfg = apply_staffing(base.capacity, s, start)
+        cfg = apply_staffing(base.capacity, s, start, locum_until=search.locum_until)
         # Common random numbers: one seed for every candidate, so only staffing differs.
         return _simulate(Scenario(base.name, base.description, cfg, base.costs,
                                   base.request_changes, base.overrides), demand, k, seed, "optimiser")
 
-    return optimise(evaluate, _horizon_cost(base, pd.Timestamp(start)), scenarios.targets.goals,
+    until = None if search.locum_until is None else pd.Timestamp(search.locum_until)
+    return optimise(evaluate, _horizon_cost(base, pd.Timestamp(start), until), scenarios.targets.goals,
                     search, on_step=lambda done, total: advance(1))
 
 

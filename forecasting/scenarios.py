@@ -150,6 +150,9 @@ class SearchBounds(_Frozen):
 
     scenario: str = BASELINE
     start: date
+    locum_until: date | None = Field(
+        default=None, description="extra locum hours stop on this date (None: to the end)"
+    )
     ep_fte: tuple[float, float] = (0.0, 10.0)
     caseworker_fte: tuple[float, float] = (0.0, 10.0)
     locum_hours_per_week: tuple[float, float] = (0.0, 0.0)
@@ -160,6 +163,8 @@ class SearchBounds(_Frozen):
 
     @model_validator(mode="after")
     def _ordered(self) -> SearchBounds:
+        if self.locum_until is not None and self.locum_until <= self.start:
+            raise ValueError(f"locum_until ({self.locum_until}) must come after start ({self.start})")
         for name in ("ep_fte", "caseworker_fte", "locum_hours_per_week"):
             lo, hi = getattr(self, name)
             if lo < 0 or hi < lo:

@@ -182,3 +182,21 @@ def test_on_the_real_simulator_with_common_random_numbers() -> None:
     assert evaluated["p_t"].is_monotonic_increasing
     if result.best is not None:
         assert result.best.ep_fte > 0
+
+
+def test_locum_catch_up_contract_stops_on_its_date() -> None:
+    from forecasting.capacity.config import capacity_config
+    from forecasting.optimise import apply_staffing
+
+    pool = {"fte": [{"date": "2025-04-01", "fte": 10}],
+            "locum_hours": [{"date": "2025-04-01", "hours_per_week": 50},
+                            {"date": "2028-04-01", "hours_per_week": 0}]}
+    cfg = capacity_config({"staff": {"ep": pool, "caseworker": {"fte": pool["fte"]}}})
+    new = apply_staffing(cfg, Staffing(ep_fte=1, locum_hours_per_week=20), date(2026, 4, 1),
+                         locum_until=date(2027, 4, 1))
+    assert [(str(c.date), c.hours_per_week) for c in new.staff.ep.locum_hours] == [
+        ("2025-04-01", 50.0), ("2026-04-01", 70.0), ("2027-04-01", 50.0), ("2028-04-01", 0.0)]
+    assert [(str(c.date), c.fte) for c in new.staff.ep.fte] == [("2025-04-01", 10.0), ("2026-04-01", 11.0)]
+    assert new.staff.caseworker == cfg.staff.caseworker
+    with pytest.raises(ValueError, match="must come after start"):
+        SearchBounds(start=date(2026, 4, 1), locum_until=date(2026, 1, 1))

@@ -278,7 +278,8 @@ def _assumptions(ctx: dict[str, Any]) -> list[str]:
     lines.append(
         f"Optimiser: extra staff from {s.start} added to scenario '{s.scenario}': EP FTE "
         f"{s.ep_fte[0]:g}-{s.ep_fte[1]:g}, caseworker FTE {s.caseworker_fte[0]:g}-{s.caseworker_fte[1]:g}, "
-        f"locum EP hours/week {s.locum_hours_per_week[0]:g}-{s.locum_hours_per_week[1]:g}; "
+        f"locum EP hours/week {s.locum_hours_per_week[0]:g}-{s.locum_hours_per_week[1]:g}"
+        + (f" (until {s.locum_until})" if s.locum_until else "") + "; "
         f"{s.n_paths} paths per candidate (or fewer if the run has fewer)."
     )
     for scen in scenarios:
