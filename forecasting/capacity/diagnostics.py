@@ -221,8 +221,10 @@ def run_diagnostics(
                 f"{pd.Timestamp(queue.index[start]).date()} on (mean over paths)"
                 if start < len(queue) else
                 "the waiting list grows for the rest of the run")
+        load_text = ("infinite (no staff time at all)" if math.isinf(worst["offered_load"])
+                     else f"{worst['offered_load']:.2f}")
         messages.append(
-            f"{pool} offered load is {worst['offered_load']:.2f} in year {int(worst['year'])}: "
+            f"{pool} offered load is {load_text} in year {int(worst['year'])}: "
             f"demand exceeds capacity, so the queue for {pool} work grows without limit; {when}")
     return pd.DataFrame(rows, columns=list(DIAGNOSTIC_COLUMNS)), messages
 
