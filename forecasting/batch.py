@@ -340,8 +340,11 @@ def _resolve_run(
         if found is not None:
             return found, True
         return _new_run_id(quarter, cfg_checksum), False
-    existing = store.runs()
-    return run_id, bool((existing["run_id"] == run_id).any())
+    if (store.runs()["run_id"] == run_id).any():
+        # An existing id continues that run, under the same checks as --resume.
+        return _resolve_run(store, quarter=quarter, data_checksum=data_checksum,
+                            cfg_checksum=cfg_checksum, run_id=None, resume=run_id)
+    return run_id, False
 
 
 def run_batch(

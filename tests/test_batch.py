@@ -97,6 +97,13 @@ def test_resume_refuses_a_different_config() -> None:
         with pytest.raises(EhcpError, match="different config"):
             run_batch(inputs, synthetic_task, store, quarter="2026Q4", data_checksum="d",
                       config=config, resume="r1")
+        with pytest.raises(EhcpError, match="different config"):
+            run_batch(inputs, synthetic_task, store, quarter="2026Q4", data_checksum="d",
+                      config=config, run_id="r1")  # an existing id is resumed, so checked too
+        same_inputs, same_config = synthetic_inputs(LAS, seed=7, h=3)
+        with pytest.raises(EhcpError, match="different data release"):
+            run_batch(same_inputs, synthetic_task, store, quarter="2026Q4",
+                      data_checksum="other", config=same_config, resume="r1")
         with pytest.raises(EhcpError, match="no run 'nope'"):
             run_batch(inputs, synthetic_task, store, quarter="2026Q4", data_checksum="d",
                       config=config, resume="nope")
