@@ -148,3 +148,22 @@ def test_open_caseload_from_extract_and_bad_stage(fixtures_dir: Path) -> None:
     with pytest.raises(EhcpError) as info:
         from_open_caseload(df.assign(age_days=[1, -4]), cfg, 0, 1, file="open.csv")
     assert info.value.row == 3 and info.value.field == "age_days"
+
+
+@pytest.mark.slow
+def test_demand_paths_from_the_sen2_panel_for_leeds() -> None:
+    from forecasting.capacity.config import load_capacity_config
+    from forecasting.capacity.simulate import demand_from_sen2
+
+    root = Path(__file__).resolve().parents[1]
+    data = load_capacity_config(root / "configs" / "leeds.yaml").model_dump(mode="json")
+    data["demand"].update(source="forecast", model="drift")
+    cfg = capacity_config(data)
+    paths = demand_from_sen2(cfg, n_paths=3, seed=1)
+    req = paths[paths["measure"] == "requests_received"]
+    assert req["sample_id"].nunique() == 3 and (req["y"] >= 0).all()
+    assert req["ds"].max() >= 2030  # covers the five simulated years from April 2025
+    stock = paths.loc[paths["measure"] == "stock_plans", "y"]
+    assert (stock == 6093).all()  # Leeds, January 2025 (DfE SEN2)
+    d = demand_paths_from_frame(paths, cfg, 3)
+    assert d.stock_start is not None and d.requests.shape == (3, 6)
