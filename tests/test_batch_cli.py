@@ -39,6 +39,9 @@ def test_batch_then_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
                  "--measure", "requests"]) == 0
     out = capsys.readouterr().out
     assert "York (E06000014)" in out and "inside_80" in out and "2023" in out
+    assert main(["history", "--store", str(tmp_path / "runs.duckdb"), "--la", "York",
+                 "--measure", "requestz"]) == 2
+    assert "unknown measure 'requestz'" in capsys.readouterr().err
 
 
 def test_batch_needs_las(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -114,6 +114,10 @@ def register(app: typer.Typer) -> None:
             panel = load_panel(data_dir)
             code = find_la(panel, la)
             name = None if measure is None else MEASURE_ALIASES.get(measure, measure)
+            if name is not None and name not in set(panel["measure"]):
+                raise EhcpError(f"unknown measure {measure!r}", field="--measure",
+                                fix="use requests, plans, new_plans or a SEN2 measure name "
+                                    "such as requests_received")
             hist = forecast_history(st, headline_actuals(panel), la=code, measure=name,
                                     include_pending=pending)
         if hist.empty:
