@@ -338,7 +338,7 @@ else:
 recommended = with_staffing(base, extra["ep_fte"], extra["caseworker_fte"], extra["locum_hours_per_week"],
                             start=search.start, name=label)
 weekly = simulate_scenarios([base, recommended], n_paths=n_paths)
-display(Markdown(f"**{label}**: " + ", ".join(f"+{v:g} {k}" for k, v in extra.items())))"""),
+display(Markdown(f"**{label}**: {with_staffing(base, *extra.values()).name} from {search.start}"))"""),
     md("**Staff cost by financial year** (mean across paths, £, at each year's prices):"),
     code("""\
 costs = {s.name: s.costs for s in (base, recommended)}
