@@ -167,3 +167,21 @@ def test_demand_paths_from_the_sen2_panel_for_leeds() -> None:
     assert (stock == 6093).all()  # Leeds, January 2025 (DfE SEN2)
     d = demand_paths_from_frame(paths, cfg, 3)
     assert d.stock_start is not None and d.requests.shape == (3, 6)
+
+
+def test_open_caseload_from_a_case_extract_file(fixtures_dir: Path) -> None:
+    from forecasting.capacity.simulate import simulate_capacity
+
+    cfg = capacity_config({
+        "staff": {"ep": POOL, "caseworker": POOL},
+        "simulation": {"start": "2024-06-01", "years": 1},
+        "demand": {"requests_per_year": 0, "stock": {"plans_at_start": 0},
+                   "initial": {"extract": str(fixtures_dir / "cases" / "good.csv")}},
+    })
+    res = simulate_capacity(cfg, n_paths=1, seed=1, record_path=0)
+    assert res.cases is not None
+    first = res.cases.drop_duplicates("case")
+    # The fixture has three cases open on 1 June 2024 (awaiting advice, drafting, decision).
+    assert len(first) == 3
+    assert sorted(first["stage"]) == ["advice", "decision", "draft"]
+    assert first["request_time"].max() < 0 and first["exception"].sum() == 1

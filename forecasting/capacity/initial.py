@@ -119,7 +119,9 @@ def from_open_caseload(open_cases: pd.DataFrame, config: CapacityConfig, path: i
     """Open cases from an extract's open caseload (columns ``stage``, ``age_days``).
 
     The optional ``primary_need`` column picks the complexity group of the same name (others
-    draw from the mix).
+    draw from the mix); the optional ``exception`` column marks exceptions. A case awaiting
+    advice is given the whole EP advice work (the extract does not say whether the EP part is
+    already done).
 
     Examples
     --------
@@ -154,7 +156,12 @@ def from_open_caseload(open_cases: pd.DataFrame, config: CapacityConfig, path: i
                                            side="right"), len(names) - 1)
         need = open_cases["primary_need"].astype(str).to_numpy()
         cx = np.array([names.index(v) if v in names else d for v, d in zip(need, drawn, strict=True)])
-    return _cases(age.to_numpy(dtype=float), stage, config, rng, cx)
+    cases = _cases(age.to_numpy(dtype=float), stage, config, rng, cx)
+    if "exception" in open_cases.columns:
+        # The extract knows which cases are exceptions; use that rather than a draw.
+        flag = open_cases["exception"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        cases = CaseArrays(**{**cases.__dict__, "exception": flag})
+    return cases
 
 
 def initial_cases(config: CapacityConfig, path: int, seed: int, requests_per_year: float,
@@ -191,5 +198,4 @@ def load_open_caseload(config: CapacityConfig) -> pd.DataFrame | None:
         raise EhcpError("this version cannot derive the open caseload from an extract yet",
                         field="demand.initial.extract", fix="remove it to estimate the caseload")
     extract = caselevel.load_extract(path)
-    extract = getattr(extract, "data", extract)
     return open_fn(extract, as_of=pd.Timestamp(config.simulation.start))
