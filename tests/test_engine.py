@@ -138,12 +138,12 @@ def test_weekly_counts_agree_with_case_records() -> None:
         dl = arr.deadline[cases]
         for s in range(3):
             m = stage == s
-            inside = (arrive[m, None] <= ends) & (end[m, None] > ends)
+            inside = (arrive[m, None] < ends) & (end[m, None] >= ends)
             late_w = (ends - dl[m, None]) / 7.0
-            band = np.searchsorted(np.array([0.0, 2.0, 6.0]), late_w, side="right")
+            band = np.searchsorted(np.array([0.0, 2.0, 6.0]), late_w, side="left")
             for b in range(4):
                 np.testing.assert_array_equal(res.in_stage[p, s, b], (inside & (band == b)).sum(0))
-            waiting = (arrive[m, None] <= ends) & (start[m, None] > ends)
+            waiting = (arrive[m, None] < ends) & (start[m, None] >= ends)
             np.testing.assert_array_equal(res.waiting[p, s], waiting.sum(0))
             wk_end = np.floor(end[m] / 7.0)
             np.testing.assert_array_equal(

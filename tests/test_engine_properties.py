@@ -75,6 +75,9 @@ def test_no_case_lost_or_duplicated_and_counts_balance(scn, seed: int) -> None:
     assert (res.exit_code[arrived] >= -1).all()
     exited = res.exit_code >= 0
     assert np.isfinite(res.exit_time[exited]).all() and np.isnan(res.exit_time[~exited]).all()
+    if arr.n_cases == 0:
+        assert rec["case"].size == 0 and res.in_stage.sum() == 0
+        return
     gid = rec["case"] + arr.offsets[rec["path"]]
     order = np.lexsort((rec["arrive"], gid))
     gid, stage = gid[order], rec["stage"][order]

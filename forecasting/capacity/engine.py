@@ -250,9 +250,14 @@ class SimResult:
     - ``exits_late[path, exit, week]``: of those, leaving after their deadline.
     - ``waiting[path, stage, week]``: cases waiting for a server (not yet started) at week end.
     - ``in_stage[path, stage, band, week]``: cases in the stage (waiting, in service or in a
-      delay) at week end, by lateness band: band 0 = not yet due, band ``k`` = between
-      ``late_edges_weeks[k-1]`` and ``late_edges_weeks[k]`` weeks past the deadline, last band
+      delay) at week end, by lateness band: band 0 = not yet due (up to
+      ``late_edges_weeks[0]`` weeks past the deadline), band ``k`` = more than
+      ``late_edges_weeks[k-1]`` and up to ``late_edges_weeks[k]`` weeks past it, the last band
       open-ended.
+
+    "At week end" means just before the instant ``7 (w + 1)``: an event at exactly that time
+    counts in week ``w + 1``, so ``cumsum(entries - completions)`` over weeks equals
+    ``in_stage`` summed over bands.
     - ``work_hours[path, pool, week]`` float: work hours of jobs completed in the week.
     - ``started[path, stage, week]``: jobs that started service (got a server) in the week.
     - ``wait_sum[path, stage, week]`` float: their total days waited for a server (mean wait =

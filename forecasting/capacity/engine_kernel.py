@@ -31,85 +31,86 @@ _DELAY = 3
 _EXITED = 4
 
 
-# --- event heap: (time, payload) with payload = id * 4 + type ------------------------------------
+# --- event heap: 4-ary min-heap of (time, payload), payload = id * 4 + type -----------------------
+# A 4-ary heap with a moving "hole" (no swaps) halves the levels touched per operation; ties in
+# time are broken by payload so the order never depends on insertion history.
 
 @njit(cache=True, inline="always")
-def _ev_less(ht, hp, i, j):
-    return ht[i] < ht[j] or (ht[i] == ht[j] and hp[i] < hp[j])
+def _ev_lt(t1, p1, t2, p2):
+    return t1 < t2 or (t1 == t2 and p1 < p2)
 
 
 @njit(cache=True)
 def _ev_push(ht, hp, n, t, payload):
     i = n
-    ht[i] = t
-    hp[i] = payload
     while i > 0:
-        parent = (i - 1) >> 1
-        if _ev_less(ht, hp, i, parent):
-            ht[i], ht[parent] = ht[parent], ht[i]
-            hp[i], hp[parent] = hp[parent], hp[i]
+        parent = (i - 1) >> 2
+        if _ev_lt(t, payload, ht[parent], hp[parent]):
+            ht[i] = ht[parent]
+            hp[i] = hp[parent]
             i = parent
         else:
             break
+    ht[i] = t
+    hp[i] = payload
     return n + 1
 
 
 @njit(cache=True)
 def _ev_pop(ht, hp, n):
+    """Remove the head (read ``ht[0]``, ``hp[0]`` first); return the new size."""
     n -= 1
-    ht[0] = ht[n]
-    hp[0] = hp[n]
+    t = ht[n]
+    p = hp[n]
     i = 0
     while True:
-        left = 2 * i + 1
-        if left >= n:
+        first = 4 * i + 1
+        if first >= n:
             break
-        best = left
-        right = left + 1
-        if right < n and _ev_less(ht, hp, right, left):
-            best = right
-        if _ev_less(ht, hp, best, i):
-            ht[i], ht[best] = ht[best], ht[i]
-            hp[i], hp[best] = hp[best], hp[i]
+        best = first
+        last = first + 4 if first + 4 < n else n
+        for j in range(first + 1, last):
+            if _ev_lt(ht[j], hp[j], ht[best], hp[best]):
+                best = j
+        if _ev_lt(ht[best], hp[best], t, p):
+            ht[i] = ht[best]
+            hp[i] = hp[best]
             i = best
         else:
             break
+    ht[i] = t
+    hp[i] = p
     return n
 
 
-# --- pool queues: one heap per pool (row q of 2-D arrays), ordered by (k1, k2, seq) ---------------
+# --- pool queues: one binary heap per pool (row q of 2-D arrays), ordered by (k1, k2, seq) -------
 
 @njit(cache=True, inline="always")
-def _q_less(k1, k2, sq, q, i, j):
-    if k1[q, i] != k1[q, j]:
-        return k1[q, i] < k1[q, j]
-    if k2[q, i] != k2[q, j]:
-        return k2[q, i] < k2[q, j]
-    return sq[q, i] < sq[q, j]
-
-
-@njit(cache=True, inline="always")
-def _q_swap(k1, k2, sq, qc, q, i, j):
-    k1[q, i], k1[q, j] = k1[q, j], k1[q, i]
-    k2[q, i], k2[q, j] = k2[q, j], k2[q, i]
-    sq[q, i], sq[q, j] = sq[q, j], sq[q, i]
-    qc[q, i], qc[q, j] = qc[q, j], qc[q, i]
+def _q_lt(a1, a2, as_, b1, b2, bs):
+    if a1 != b1:
+        return a1 < b1
+    if a2 != b2:
+        return a2 < b2
+    return as_ < bs
 
 
 @njit(cache=True)
 def _q_push(k1, k2, sq, qc, q, n, a, b, seq, case):
     i = n
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _q_lt(a, b, seq, k1[q, parent], k2[q, parent], sq[q, parent]):
+            k1[q, i] = k1[q, parent]
+            k2[q, i] = k2[q, parent]
+            sq[q, i] = sq[q, parent]
+            qc[q, i] = qc[q, parent]
+            i = parent
+        else:
+            break
     k1[q, i] = a
     k2[q, i] = b
     sq[q, i] = seq
     qc[q, i] = case
-    while i > 0:
-        parent = (i - 1) >> 1
-        if _q_less(k1, k2, sq, q, i, parent):
-            _q_swap(k1, k2, sq, qc, q, i, parent)
-            i = parent
-        else:
-            break
 
 
 @njit(cache=True)
@@ -117,10 +118,10 @@ def _q_pop(k1, k2, sq, qc, q, n):
     """Remove the head of queue ``q`` of size ``n``; return the case."""
     case = qc[q, 0]
     n -= 1
-    k1[q, 0] = k1[q, n]
-    k2[q, 0] = k2[q, n]
-    sq[q, 0] = sq[q, n]
-    qc[q, 0] = qc[q, n]
+    a = k1[q, n]
+    b = k2[q, n]
+    sn = sq[q, n]
+    cn = qc[q, n]
     i = 0
     while True:
         left = 2 * i + 1
@@ -128,13 +129,21 @@ def _q_pop(k1, k2, sq, qc, q, n):
             break
         best = left
         right = left + 1
-        if right < n and _q_less(k1, k2, sq, q, right, left):
+        if right < n and _q_lt(k1[q, right], k2[q, right], sq[q, right],
+                               k1[q, left], k2[q, left], sq[q, left]):
             best = right
-        if _q_less(k1, k2, sq, q, best, i):
-            _q_swap(k1, k2, sq, qc, q, i, best)
+        if _q_lt(k1[q, best], k2[q, best], sq[q, best], a, b, sn):
+            k1[q, i] = k1[q, best]
+            k2[q, i] = k2[q, best]
+            sq[q, i] = sq[q, best]
+            qc[q, i] = qc[q, best]
             i = best
         else:
             break
+    k1[q, i] = a
+    k2[q, i] = b
+    sq[q, i] = sn
+    qc[q, i] = cn
     return case
 
 
@@ -181,16 +190,20 @@ def _week(t, n_weeks):
 
 @njit(cache=True, inline="always")
 def _span_weeks(a, b, n_weeks):
-    """Week indices ``[lo, hi)`` whose week end ``7 (w + 1)`` lies in ``[a, b)``."""
+    """Week indices ``[lo, hi)`` whose week end ``7 (w + 1)`` lies in ``(a, b]``.
+
+    A week-end count is the state just before the boundary instant, so that it agrees with the
+    weekly event counts, which put an event at exactly ``7 (w + 1)`` in week ``w + 1``.
+    """
     if not a < b:
         return 0, 0
     lo = 0
-    if a > 7.0:
-        lo = int(math.ceil(a / 7.0)) - 1
+    if a > 0.0:
+        lo = int(math.floor(a / 7.0))
     if b >= 7.0 * (n_weeks + 1):
         hi = n_weeks
     else:
-        hi = int(math.ceil(b / 7.0)) - 1
+        hi = int(math.floor(b / 7.0))
     if hi > n_weeks:
         hi = n_weeks
     return lo, hi
@@ -198,7 +211,7 @@ def _span_weeks(a, b, n_weeks):
 
 @njit(cache=True)
 def _add_span(wdiff, s, a, b, n_weeks):
-    """Count week ends in ``[a, b)`` into the difference array ``wdiff[s]``."""
+    """Count week ends in ``(a, b]`` into the difference array ``wdiff[s]``."""
     lo, hi = _span_weeks(a, b, n_weeks)
     if lo < hi:
         wdiff[s, lo] += 1
@@ -207,9 +220,9 @@ def _add_span(wdiff, s, a, b, n_weeks):
 
 @njit(cache=True)
 def _add_banded(idiff, s, a, b, deadline, band_off, n_weeks):
-    """Count week ends in ``[a, b)`` into ``idiff[s, band]`` by lateness band.
+    """Count week ends in ``(a, b]`` into ``idiff[s, band]`` by lateness band.
 
-    Band 0 is before ``deadline + band_off[0]``; band ``k`` from ``deadline + band_off[k-1]``.
+    Band 0 is up to ``deadline + band_off[0]``; band ``k`` after ``deadline + band_off[k-1]``.
     """
     n_edges = band_off.shape[0]
     if deadline == math.inf:
@@ -219,7 +232,7 @@ def _add_banded(idiff, s, a, b, deadline, band_off, n_weeks):
             idiff[s, 0, hi] -= 1
         return
     k = 0
-    while k < n_edges and a >= deadline + band_off[k]:
+    while k < n_edges and a > deadline + band_off[k]:
         k += 1
     start = a
     while True:
