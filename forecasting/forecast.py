@@ -32,7 +32,7 @@ ModelSpec = str | Forecaster
 
 def _make(model: ModelSpec) -> Forecaster:
     if isinstance(model, Forecaster):
-        return type(model)(**model.get_params())
+        return model.clone()
     return get_model(model)
 
 

@@ -47,6 +47,7 @@ _REGISTRY: dict[str, Callable[..., Forecaster]] = {
     "theta": _lazy("statespace", "Theta"),
     "prophet": _lazy("prophet_model", "ProphetModel"),
     "global": _lazy("global_model", "GlobalGrowth"),
+    "global_last": _lazy("global_model", "GlobalGrowth", smooth=0.0, alpha=10.0),
     "auto": _lazy("ensemble", "AutoEnsemble"),
 }
 
@@ -64,7 +65,7 @@ def get_model(name: str, **params: Any) -> Forecaster:
     >>> get_model("lstm")
     Traceback (most recent call last):
     ...
-    forecasting.errors.EhcpError: field 'model': unknown model 'lstm'. Fix: use one of naive, drift, damped_drift, log_drift, log_drift3, ets, arima, theta, prophet, global, auto.
+    forecasting.errors.EhcpError: field 'model': unknown model 'lstm'. Fix: use one of naive, drift, damped_drift, log_drift, log_drift3, ets, arima, theta, prophet, global, global_last, auto.
     """
     try:
         make = _REGISTRY[name]

@@ -218,7 +218,15 @@ class Forecaster(ABC):
 
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters (public attributes not ending in ``_``)."""
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+        return {k: v for k, v in vars(self).items()
+                if not k.endswith("_") and not k.startswith("_") and k != "name"}
+
+    def clone(self) -> Self:
+        """An unfitted copy with the same parameters (and registry name)."""
+        new = type(self)(**self.get_params())
+        if "name" in vars(self):
+            new.name = self.name  # type: ignore[misc]
+        return new
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

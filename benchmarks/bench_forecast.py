@@ -1,0 +1,149 @@
+"""Rolling-origin backtest of every forecasting model over every LA (``make bench-forecast``).
+
+For requests received, new plans issued and the January stock of plans: origins 2019-2023,
+horizons 1-3 (an origin's forecasts are scored where the outcome is published), every LA on
+fixed boundaries (``forecasting.data.consistent_series``; a series with a gap is used from
+after its last gap). Prints per measure the MASE, sMAPE, 80% interval coverage and seconds of
+every model, the best simple baseline, and whether ``model="auto"`` meets its targets
+(MASE at least 15% below the best baseline and below ETS, ARIMA and Prophet; 80% coverage in
+75-85%). Figures are printed as measured, misses included.
+
+``auto`` is scored exactly as ``AutoEnsemble.fit`` would choose and calibrate at each origin
+(weights and error quantiles from its candidates' forecasts at the three cutoffs before the
+origin, scored only on outcomes up to the origin), reusing the candidates' backtest forecasts
+instead of refitting them; its time is the sum of its candidates' fits plus the combination.
+Work runs in 2 processes over (model, cutoff) tasks: the global models need every LA at once,
+so the split is by task rather than by LA.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    # One BLAS thread per process: two processes already fill the two cores, and threads
+    # fighting over them made small statsmodels fits ten times slower.
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from forecasting.backtest import evaluate, leaderboard  # noqa: E402
+from forecasting.data import consistent_series, load_panel  # noqa: E402
+from forecasting.forecast import cross_validation  # noqa: E402
+from forecasting.models import BASELINES  # noqa: E402
+from forecasting.models.ensemble import (  # noqa: E402
+    DEFAULT_CANDIDATES,
+    apply_calibration,
+    calibrate,
+    choose_weights,
+    combine,
+)
+
+MEASURES = {"requests": "requests_received", "new_plans": "new_plans", "stock": "stock_plans"}
+ORIGINS = [2019, 2020, 2021, 2022, 2023]
+H = 3
+LEVELS = (80, 95)
+EXTRA = ("ets", "arima", "prophet")
+N_WINDOWS = 3
+TOP_K = 3
+
+
+def contiguous(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each series from after its last gap (a boundary change or a missing year)."""
+    frame = frame.dropna(subset=["y"]).sort_values(["unique_id", "ds"])
+    gap = frame.groupby("unique_id")["ds"].diff().ne(1) & frame.groupby("unique_id").cumcount().gt(0)
+    run = gap.astype(int).groupby(frame["unique_id"]).cumsum()
+    last = run.groupby(frame["unique_id"]).transform("max")
+    return frame[run == last].reset_index(drop=True)
+
+
+def auto_from_cv(cv: pd.DataFrame, history: pd.DataFrame, candidates: tuple[str, ...],
+                 origins: list[int]) -> pd.DataFrame:
+    """The auto ensemble's backtest forecasts at each origin, from earlier windows only."""
+    rows = []
+    for t in origins:
+        inner = cv[cv["cutoff"].between(t - N_WINDOWS, t - 1) & (cv["ds"] <= t)]
+        hist_t = history[history["ds"] <= t]
+        weights = choose_weights(inner, hist_t, candidates, TOP_K)
+        calib = calibrate(inner, weights, level=LEVELS)
+        outer = cv[cv["cutoff"] == t].copy()
+        outer["auto"] = combine(outer, weights).to_numpy()
+        bounds = apply_calibration(outer["auto"].to_numpy(),
+                                   (outer["ds"] - outer["cutoff"]).to_numpy(), calib, LEVELS)
+        for col, vals in bounds.items():
+            side, lv = col.split("_")
+            outer[f"auto-{side}-{lv}"] = vals
+        outer["_weights"] = ", ".join(f"{m} {w:.2f}" for m, w in weights.items())
+        rows.append(outer)
+    return pd.concat(rows, ignore_index=True)
+
+
+def run_measure(panel: pd.DataFrame, short: str, n_jobs: int, extra: tuple[str, ...]) -> None:
+    measure = MEASURES[short]
+    hist = contiguous(consistent_series(panel, measure))
+    cand = tuple(DEFAULT_CANDIDATES)
+    t0 = time.perf_counter()
+    early = list(range(ORIGINS[0] - N_WINDOWS, ORIGINS[0]))
+    cv = cross_validation(hist, h=H, cutoffs=early + ORIGINS, models=cand, level=LEVELS,
+                          n_jobs=n_jobs)
+    seconds = dict(cv.attrs["seconds"])
+    if extra:
+        cv_x = cross_validation(hist, h=H, cutoffs=ORIGINS, models=extra, level=LEVELS,
+                                n_jobs=n_jobs)
+        seconds.update(cv_x.attrs["seconds"])
+    t1 = time.perf_counter()
+    auto = auto_from_cv(cv, hist, cand, ORIGINS)
+    seconds["auto"] = sum(seconds[m] for m in cand) + (time.perf_counter() - t1)
+    scored = auto.drop(columns="_weights")
+    if extra:
+        scored = scored.merge(cv_x.drop(columns="y"), on=["unique_id", "ds", "cutoff"], how="left")
+    errors = evaluate(scored, hist, level=LEVELS)
+    board = leaderboard(errors)
+    board["seconds"] = board["model"].map(seconds)
+    base = board[board["model"].isin(BASELINES)].iloc[0]
+    auto_row = board[board["model"] == "auto"].iloc[0]
+    board["vs_best_baseline"] = board["mase"] / base["mase"] - 1
+    n_la = hist["unique_id"].nunique()
+    print(f"\n== {measure}: {n_la} LAs, origins {ORIGINS[0]}-{ORIGINS[-1]}, horizons 1-{H}, "
+          f"{int(auto_row['n'])} forecasts per model, wall {time.perf_counter() - t0:.1f}s")
+    cols = ["model", "mase", "rmsse", "smape", "coverage_80", "coverage_95", "crps", "seconds",
+            "vs_best_baseline"]
+    with pd.option_context("display.width", 140, "display.float_format", "{:.3f}".format):
+        print(board[cols].to_string(index=False))
+    gain = 1 - auto_row["mase"] / base["mase"]
+    beats = {m: bool(auto_row["mase"] < board.loc[board["model"] == m, "mase"].iloc[0])
+             for m in extra if m in set(board["model"])}
+    cov = auto_row["coverage_80"]
+    print(f"best simple baseline: {base['model']} MASE {base['mase']:.3f}; auto MASE "
+          f"{auto_row['mase']:.3f} ({gain:+.1%} better; target >= 15%: "
+          f"{'met' if gain >= 0.15 else 'MISSED'}); beats " +
+          ", ".join(f"{m} {'yes' if b else 'NO'}" for m, b in beats.items()) +
+          f"; 80% coverage {cov:.1f}% (target 75-85: {'met' if 75 <= cov <= 85 else 'MISSED'})")
+    weights = auto.drop_duplicates("cutoff")[["cutoff", "_weights"]]
+    for cutoff, w in weights.itertuples(index=False):
+        print(f"  auto at origin {cutoff}: {w}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--measures", default="requests,new_plans,stock")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--no-extra", action="store_true", help="skip ETS, ARIMA and Prophet")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    panel = load_panel()
+    for short in args.measures.split(","):
+        run_measure(panel, short, args.jobs, () if args.no_extra else EXTRA)
+    print(f"\ntotal wall time {time.perf_counter() - start:.1f}s (target < 180s on 2 cores; "
+          f"load average now {os.getloadavg()[0]:.1f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""``model="auto"``: a combination of models chosen and weighted by an internal backtest.
+
+How it works (per measure: one fit sees one measure's series):
+
+1. **Backtest on earlier windows.** Every candidate is refitted at the ``n_windows`` latest
+   cutoffs before the end of the history and scored, on outcomes inside the history only,
+   by MASE pooled over series and horizons 1..``horizon`` (no peeking at what it will forecast).
+2. **Choose and weight.** The ``top_k`` candidates with the lowest MASE are kept, weighted by
+   inverse MASE (the combination is usually better than the single best on short series).
+3. **Calibrate intervals empirically.** The same backtest gives the combination's errors,
+   ``log1p(y) - log1p(yhat)``, by horizon, pooled over series and windows; their empirical
+   quantiles set the bounds (so they are as wide as the errors really were, and skewed as count
+   errors are). Horizons beyond the backtest scale the last one's quantiles by ``sqrt(h / H)``.
+4. Refit the chosen candidates on the whole history and combine.
+
+:func:`choose_weights` and :func:`calibrate` are plain functions of a backtest table, so a
+benchmark that already has every candidate's rolling-origin forecasts gets exactly what
+``AutoEnsemble.fit`` would compute at each origin without refitting anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.backtest import evaluate, leaderboard
+from forecasting.models.base import Forecaster, future_ds
+
+__all__ = ["DEFAULT_CANDIDATES", "AutoEnsemble", "apply_calibration", "calibrate",
+           "choose_weights", "combine"]
+
+#: Cheap enough to refit at every backtest window for every LA.
+DEFAULT_CANDIDATES = ("naive", "drift", "damped_drift", "log_drift", "log_drift3", "theta",
+                      "global", "global_last")
+
+_MIN_RESIDUALS = 20
+
+
+def choose_weights(cv: pd.DataFrame, history: pd.DataFrame, candidates: Sequence[str],
+                   top_k: int = 3) -> dict[str, float]:
+    """Inverse-MASE weights of the ``top_k`` candidates with the lowest backtest MASE.
+
+    Examples
+    --------
+    >>> hist = pd.DataFrame({"unique_id": "a", "ds": [2020, 2021, 2022, 2023],
+    ...                      "y": [10.0, 12.0, 14.0, 16.0]})
+    >>> cv = pd.DataFrame({"unique_id": "a", "ds": [2023], "cutoff": [2022], "y": [16.0],
+    ...                    "naive": [14.0], "drift": [15.0], "bad": [5.0]})
+    >>> choose_weights(cv, hist, ["naive", "drift", "bad"], top_k=2)
+    {'drift': 0.6666666666666666, 'naive': 0.3333333333333333}
+    """
+    lb = leaderboard(evaluate(cv, history, list(candidates), level=()))
+    lb = lb[np.isfinite(lb["mase"])].head(top_k)
+    if lb.empty:
+        return {candidates[0]: 1.0}
+    inv = 1.0 / np.maximum(lb["mase"].to_numpy(), 1e-9)
+    return {str(m): float(w) for m, w in zip(lb["model"], inv / inv.sum(), strict=True)}
+
+
+def combine(frame: pd.DataFrame, weights: dict[str, float]) -> pd.Series:
+    """Weighted mean of the candidates' columns (weights renormalised where one is missing)."""
+    num = pd.Series(0.0, index=frame.index)
+    den = pd.Series(0.0, index=frame.index)
+    for m, w in weights.items():
+        ok = frame[m].notna()
+        num = num.add(frame[m].where(ok, 0.0) * w)
+        den = den.add(ok.astype(float) * w)
+    return num / den.where(den > 0)
+
+
+def _horizon(ds: pd.Series, cutoff: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(ds):
+        return (ds.to_numpy(dtype=np.int64) - cutoff.to_numpy(dtype=np.int64))
+    a, b = pd.to_datetime(ds), pd.to_datetime(cutoff)
+    return ((a.dt.year - b.dt.year) * 12 + (a.dt.month - b.dt.month)).to_numpy()
+
+
+def calibrate(cv: pd.DataFrame, weights: dict[str, float],
+              level: Sequence[int] = (80, 95)) -> pd.DataFrame:
+    """Empirical quantiles of the combination's log errors by horizon.
+
+    Returns a table indexed by horizon with columns ``q<tau>`` (for each level's two tails and
+    the median ``q0.5``) and ``n`` (the number of errors behind them).
+    """
+    yhat = combine(cv, weights)
+    err = np.log1p(cv["y"].clip(lower=0)) - np.log1p(yhat.clip(lower=0))
+    frame = pd.DataFrame({"h": _horizon(cv["ds"], cv["cutoff"]), "e": err}).dropna()
+    taus = sorted({0.5, *[(100 - lv) / 200 for lv in level], *[1 - (100 - lv) / 200 for lv in level]})
+    rows = {}
+    for h, grp in frame.groupby("h"):
+        rows[int(str(h))] = {**{f"q{t:g}": float(np.quantile(grp["e"], t)) for t in taus},
+                        "n": len(grp)}
+    return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+
+
+def apply_calibration(yhat: np.ndarray, horizon: np.ndarray, calib: pd.DataFrame,
+                      level: Sequence[int]) -> dict[str, np.ndarray]:
+    """Bounds ``lo_<l>``/``hi_<l>`` from calibrated log-error quantiles (see :func:`calibrate`).
+
+    Quantiles widen monotonically with the horizon; beyond the calibrated horizons the last
+    one's are scaled by ``sqrt(h / H)``. Returns None-free arrays aligned with ``yhat``.
+    """
+    usable = calib[calib["n"] >= _MIN_RESIDUALS] if len(calib) else calib
+    if usable.empty:
+        usable = calib
+    hs = usable.index.to_numpy()
+    out: dict[str, np.ndarray] = {}
+    base = np.log1p(np.clip(yhat, 0, None))
+    for lv in level:
+        t_lo, t_hi = (100 - lv) / 200, 1 - (100 - lv) / 200
+        lo_q = np.minimum.accumulate(usable[f"q{t_lo:g}"].to_numpy())
+        hi_q = np.maximum.accumulate(usable[f"q{t_hi:g}"].to_numpy())
+        lo, hi = np.empty(len(yhat)), np.empty(len(yhat))
+        for i, h in enumerate(horizon):
+            j = np.searchsorted(hs, h)
+            if j < len(hs) and hs[j] == h:
+                ql, qh = lo_q[j], hi_q[j]
+            elif h > hs[-1]:
+                f = np.sqrt(h / hs[-1])
+                ql, qh = lo_q[-1] * f, hi_q[-1] * f
+            else:
+                ql, qh = lo_q[min(j, len(hs) - 1)], hi_q[min(j, len(hs) - 1)]
+            # Never let a bound cross the point forecast.
+            lo[i] = np.expm1(base[i] + min(ql, 0.0))
+            hi[i] = np.expm1(base[i] + max(qh, 0.0))
+        out[f"lo_{lv}"], out[f"hi_{lv}"] = lo, hi
+    return out
+
+
+class AutoEnsemble(Forecaster):
+    """Backtest-chosen, inverse-MASE-weighted combination with empirical intervals.
+
+    Parameters
+    ----------
+    candidates : sequence of str
+        Registry names of the models to choose from.
+    top_k : int
+        How many of the best candidates to combine.
+    n_windows : int
+        Backtest cutoffs (the latest ones before the end of the history).
+    horizon : int
+        Horizons scored and calibrated in the backtest.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> rows = [(f"la{i}", year, 100 * (1 + i / 10) * 1.1 ** (year - 2014) * rng.lognormal(0, 0.05))
+    ...         for i in range(12) for year in range(2014, 2025)]
+    >>> df = pd.DataFrame(rows, columns=["unique_id", "ds", "y"])
+    >>> model = AutoEnsemble(candidates=("naive", "drift", "log_drift"), top_k=2).fit(df)
+    >>> sorted(model.weights_) != [], len(model.predict(2))
+    (True, 24)
+    """
+
+    name = "auto"
+    min_length = 1
+    fallback = None
+
+    def __init__(self, *, candidates: Sequence[str] = DEFAULT_CANDIDATES, top_k: int = 3,
+                 n_windows: int = 3, horizon: int = 3) -> None:
+        self.candidates = tuple(candidates)
+        self.top_k = top_k
+        self.n_windows = n_windows
+        self.horizon = horizon
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        from forecasting.forecast import cross_validation, fit_with_fallback
+
+        periods = np.sort(df["ds"].unique())
+        cutoffs = list(periods[-1 - self.n_windows: -1]) if len(periods) > 1 else []
+        self.calibration_ = pd.DataFrame(columns=["n"])
+        if cutoffs:
+            cv = cross_validation(df, h=self.horizon, cutoffs=cutoffs, models=self.candidates)
+            self.weights_ = choose_weights(cv, df, self.candidates, self.top_k)
+            self.calibration_ = calibrate(cv, self.weights_, level=(50, 80, 95))
+        else:
+            self.weights_ = {"naive": 1.0}
+        self.fitted_: dict[str, list[tuple[str, Forecaster]]] = {
+            m: fit_with_fallback(df, m) for m in self.weights_}
+
+    def _members(self, h: int, level: tuple[int, ...]) -> pd.DataFrame:
+        frames = []
+        for m, fitted in self.fitted_.items():
+            parts = [est.predict(h, level) for _, est in fitted]
+            frames.append(pd.concat(parts, ignore_index=True).assign(_m=m))
+        return pd.concat(frames, ignore_index=True)
+
+    def _predict(self, h: int, level: tuple[int, ...]) -> pd.DataFrame:
+        members = self._members(h, level)
+        wide = members.pivot_table(index=["unique_id", "ds"], columns="_m", values="yhat",
+                                   aggfunc="first")
+        out = wide.index.to_frame(index=False)
+        out["yhat"] = combine(wide.reset_index(drop=True), self.weights_).to_numpy()
+        last = out["unique_id"].map(self.last_ds_)
+        horizon = _horizon(out["ds"], last)
+        if len(self.calibration_) and level:
+            bounds = apply_calibration(out["yhat"].to_numpy(), horizon, self.calibration_, level)
+            for col, vals in bounds.items():
+                out[col] = vals
+        else:
+            # No backtest to calibrate on (a very short history): the members' own bounds.
+            for lv in level:
+                for side in ("lo", "hi"):
+                    col = f"{side}_{lv}"
+                    w = members.pivot_table(index=["unique_id", "ds"], columns="_m", values=col,
+                                            aggfunc="first").reset_index(drop=True)
+                    out[col] = combine(w, self.weights_).to_numpy()
+        return out
+
+    def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
+        fc = self._predict(h, (50, 80))
+        frames = []
+        for uid, grp in fc.groupby("unique_id", sort=False):
+            # Centre on the middle of the 50% band (the calibrated median error), spread from
+            # the 80% band, so paths reproduce the calibrated intervals.
+            centre = 0.5 * (np.log1p(grp["lo_50"].to_numpy()) + np.log1p(grp["hi_50"].to_numpy()))
+            sd = (np.log1p(grp["hi_80"].to_numpy()) - np.log1p(grp["lo_80"].to_numpy())) / (2 * 1.2816)
+            sd = np.maximum.accumulate(np.maximum(sd, 0.0))
+            steps = np.sqrt(np.arange(1, h + 1))
+            walk = np.cumsum(rng.standard_normal((n_paths, h)), axis=1) / steps
+            paths = np.expm1(centre + walk * sd)
+            ds = future_ds(self.last_ds_[str(uid)], h, self.annual_)
+            frames.append(pd.DataFrame({"unique_id": uid, "ds": ds * n_paths,
+                                        "sample_id": np.repeat(np.arange(n_paths), h),
+                                        "y": paths.ravel()}))
+        return pd.concat(frames, ignore_index=True)
+
+    def describe(self) -> dict[str, Any]:
+        """The chosen members and weights (for reports)."""
+        self._check_fitted()
+        return {"weights": dict(self.weights_), "calibration": self.calibration_.copy()}
