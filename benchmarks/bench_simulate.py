@@ -49,6 +49,7 @@ SEED = 2025
 def leeds_scale() -> CapacityConfig:
     """configs/leeds.yaml with 3,500 requests a year, 6,000 plans and constant staffing."""
     data = load_capacity_config(ROOT / "configs" / "leeds.yaml").model_dump(mode="json")
+    data["demand"]["source"] = "fixed"
     data["demand"]["requests_per_year"] = 3500
     data["demand"]["growth_per_year"] = 0.0
     data["demand"]["stock"]["plans_at_start"] = 6000

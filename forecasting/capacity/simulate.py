@@ -127,6 +127,10 @@ def simulate_capacity(
                         fix=f"choose a path from 0 to {n_paths - 1}")
     horizon = sim.horizon_days
     network = build_network(config.pipeline)
+    if demand_paths is None and config.demand.source == "forecast":
+        warnings.warn("demand.source is 'forecast' but no demand paths were given: using the "
+                      "fixed demand.requests_per_year (pass demand_from_sen2(...) paths to use "
+                      "the forecast)", EhcpWarning, stacklevel=2)
     demand = demand_paths_from_frame(demand_paths, config, n_paths)
     if open_cases is None:
         open_cases = load_open_caseload(config)
