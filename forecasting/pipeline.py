@@ -258,6 +258,13 @@ def run_pipeline(
             ctx["backtest"] = _backtest(hist, report, notes)
         with bar.step("complexity mix"):
             ctx["mix"] = _complexity(panel, code, report, notes)
+        fixed = [s.name for s in scenarios if s.capacity.demand.source == "fixed"]
+        if fixed:
+            notes.append(
+                "Scenarios " + ", ".join(fixed) + " use the config's fixed yearly request volumes "
+                "(demand.source: fixed), not the forecast shown in the fan chart; set "
+                "demand.source: forecast to drive them with the forecast's sample paths."
+            )
         weekly = []
         with bar.step("simulate scenarios", total=len(scenarios)) as advance:
             for scenario in scenarios:

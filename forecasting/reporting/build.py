@@ -228,9 +228,13 @@ def _headline(ctx: dict[str, Any], timely: pd.DataFrame, backlog: pd.DataFrame,
     base = timely.loc[(timely["scenario"] == "baseline") & (timely["statistic"] == stats[len(stats) // 2])]
     years = fy_columns(timely)
     full = [y for y in years if "part year" not in y]
-    if len(base) and full:
-        out.append((f"Baseline: % of new plans within 20 weeks, {full[-1].split(' (')[0]} (median)",
-                    f"{float(base[full[-1]].iloc[0]):.1f}%"))
+    # Show the year the timeliness target is set for, if there is one; else the last full year.
+    goal_fy = next((f"FY {g.financial_year}" for g in ctx["scenarios"].targets.goals
+                    if g.metric == "pct_within_20_weeks" and g.financial_year), None)
+    pick = next((y for y in years if goal_fy and y.startswith(goal_fy + " ")), full[-1] if full else None)
+    if len(base) and pick:
+        out.append((f"Baseline: % of new plans within 20 weeks, {pick.split(' (')[0]} (median)",
+                    f"{float(base[pick].iloc[0]):.1f}%"))
     byears = [y for y in fy_columns(backlog) if "part year" not in y]
     over = backlog.loc[(backlog["scenario"] == "baseline")
                        & backlog["band"].isin(["13-26 weeks late", "26-52 weeks late", "over 52 weeks late"])]
