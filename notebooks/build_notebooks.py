@@ -77,7 +77,7 @@ from forecasting.backtest import evaluate, leaderboard
 from forecasting.complexity import mix_history, mix_shares, project_mix
 from forecasting.data import find_la, headline_table, load_panel, series
 from forecasting.forecast import cross_validation, forecast, simulate
-from forecasting.notebooks import area_comparison
+from forecasting.notebooks import area_comparison, la_history
 from forecasting.reporting.charts import plot_complexity_mix
 from forecasting.reporting.fanchart import plot_forecast"""),
     md("## 1. The LA's headline figures\n"
@@ -103,6 +103,10 @@ ax.set_xlabel("calendar year"); ax.set_ylabel("index (first year = 100)");"""),
 compare.pivot(index="ds", columns="area", values="y")[compare["area"].unique()]"""),
     md("""\
 ## 3. Backtest leaderboard
+For an LA created by a boundary change (Dorset/BCP 2019; Cumbria, North Yorkshire, Somerset
+2023), the history, backtest and forecast are for its group of areas on fixed boundaries (the
+cell says so).
+
 Each model is refitted at several past years ("cutoffs") using only the data known then, and its
 forecasts for the following years are compared with what happened. Lower is better for:
 
@@ -115,8 +119,9 @@ forecasts for the following years are compared with what happened. Lower is bett
 **coverage_80** is the % of outcomes inside the 80% interval (ideally about 80). `n` is the number
 of forecasts scored. Calendar years."""),
     code("""\
-history = series(panel, measure, level="la", dropna=True)
-history = history[(history["unique_id"] == code) & (history["ds"] >= first_year)].reset_index(drop=True)
+history = la_history(panel, code, measure, first_year=first_year)
+if history["unique_id"].iloc[0] != code:
+    display(Markdown(f"Boundary change: the history is that of **{history['unique_id'].iloc[0]}** on fixed boundaries."))
 cv = cross_validation(history, h=backtest_h, n_windows=backtest_windows, models=models, level=(80,))
 errors = evaluate(cv, history, level=(80,))
 board = leaderboard(errors)
