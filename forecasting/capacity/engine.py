@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from forecasting.capacity.distributions import path_keys
-from forecasting.capacity.engine_kernel import run_paths, sim_path
+from forecasting.capacity.engine_kernel import run_paths, scratch, sim_path
 from forecasting.capacity.network import POLICIES, Network
 from forecasting.errors import EhcpError
 
@@ -469,7 +469,8 @@ def _record(which: list[int], keys: np.ndarray, a: Arrivals, capacity: Capacity,
             np.zeros((n_e, n_weeks), np.int32), np.zeros((n_e, n_weeks), np.int32),
             np.zeros((n_s, n_weeks), np.int32), np.zeros((n_s, n_b, n_weeks), np.int32),
             np.zeros((n_q, n_weeks), np.float64), np.zeros((n_s, n_weeks), np.int32),
-            np.zeros((n_s, n_weeks), np.float64), np.zeros((n_s, n_weeks, n_wb), np.int32), True)
+            np.zeros((n_s, n_weeks), np.float64), np.zeros((n_s, n_weeks, n_wb), np.int32), True,
+            *scratch(m, n_q))
         order = np.lexsort((rec[:, 2], rec[:, 1]))
         parts.append((p, rec[order]))
     def col(j: int, dtype: type) -> np.ndarray:

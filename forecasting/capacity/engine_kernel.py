@@ -19,7 +19,7 @@ from numba import njit
 
 from forecasting.capacity.distributions import draw, stream, uniform
 
-__all__ = ["run_paths", "sim_path"]
+__all__ = ["run_paths", "scratch", "sim_path"]
 
 _WORK_DONE = 0
 _STAGE_END = 1
@@ -263,6 +263,17 @@ def _grow_rows(arr, n):
     return out
 
 
+@njit(cache=True)
+def scratch(n, n_pools):
+    """Scratch buffers for :func:`sim_path` for paths of up to ``n`` cases."""
+    m = max(n, 1)
+    cap = m + n_pools + 2
+    return (np.empty((8, m), np.float64), np.empty((6, m), np.int64),
+            np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.float64),
+            np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.int64),
+            np.empty(cap, np.float64), np.empty(cap, np.int64))
+
+
 # --- one path ---------------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
@@ -271,11 +282,15 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
              class_rank, policy, horizon, band_off, wait_edges,
              exit_time, exit_code, stage_h,
              entries, completions, exits, exits_late, waiting, in_stage, work_hours,
-             started, wait_sum, wait_hist, record):
+             started, wait_sum, wait_hist, record, fs, ints, qk1, qk2, qsq, qc, ht, hp):
     """Simulate one path; fill the output slices; return (visits, records[n_rec, 6]).
 
     Record columns: stage, case, arrive, start (of service), end (of the stage), served (work
     done: frees the server; equal to start for a pure delay).
+
+    ``fs, ints, qk1, qk2, qsq, qc, ht, hp`` are scratch buffers from :func:`scratch` for at
+    least this path's number of cases; reusing them across paths avoids fresh memory (page
+    faults cost as much as the simulation of a small path).
     """
     n = t_in.shape[0]
     n_stages = pool_of.shape[0]
@@ -293,29 +308,35 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         if t_in[c] < t_in[c - 1]:
             is_sorted = False
             break
-    order = np.arange(n) if is_sorted else np.argsort(t_in, kind="mergesort")
-    t_arr = t_in[order]
-    stage0 = stage_in[order]
-    cls = cls_in[order]
-    mult = mult_in[order]
-    dl = dl_in[order]
-    phase = np.zeros(n, np.int8)
-    cur = np.zeros(n, np.int64)
-    hop = np.zeros(n, np.int64)
-    entry_t = np.zeros(n, np.float64)
-    start_t = np.zeros(n, np.float64)
-    dend = np.zeros(n, np.float64)
-    work = np.zeros(n, np.float64)
-
-    cap = n + n_pools + 2
-    ht = np.empty(cap, np.float64)
-    hp = np.empty(cap, np.int64)
+    order = ints[0, :n]
+    if is_sorted:
+        for c in range(n):
+            order[c] = c
+    else:
+        order[:] = np.argsort(t_in, kind="mergesort")
+    t_arr = fs[0, :n]
+    mult = fs[1, :n]
+    dl = fs[2, :n]
+    entry_t = fs[3, :n]
+    start_t = fs[4, :n]
+    dend = fs[5, :n]
+    work = fs[6, :n]
+    served_t = fs[7, :n]
+    stage0 = ints[1, :n]
+    cls = ints[2, :n]
+    phase = ints[3, :n]
+    cur = ints[4, :n]
+    hop = ints[5, :n]
+    for c in range(n):
+        o = order[c]
+        t_arr[c] = t_in[o]
+        mult[c] = mult_in[o]
+        dl[c] = dl_in[o]
+        stage0[c] = stage_in[o]
+        cls[c] = cls_in[o]
+        phase[c] = 0
+        hop[c] = 0
     hn = 0
-    qcap = max(n, 1)
-    qk1 = np.empty((n_pools, qcap), np.int64)
-    qk2 = np.empty((n_pools, qcap), np.float64)
-    qsq = np.empty((n_pools, qcap), np.int64)
-    qc = np.empty((n_pools, qcap), np.int64)
     qn = np.zeros(n_pools, np.int64)
     busy = np.zeros(n_pools, np.int64)
     tick_at = np.full(n_pools, -1.0)
@@ -328,7 +349,6 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
     wdiff = np.zeros((n_stages, n_weeks + 1), np.int64)
     idiff = np.zeros((n_stages, n_bands, n_weeks + 1), np.int64)
     rec = np.empty((4 * n + 4 if record else 1, 6), np.float64)
-    served_t = np.zeros(n, np.float64)
     nrec = 0
     visits = 0
 
@@ -542,6 +562,10 @@ def run_paths(first, last, keys, offsets, t_arr, stage0, cls, mult, dl, servers,
     Releases the GIL, so blocks of paths run in parallel on Python threads.
     """
     n_cap = servers.shape[0]
+    biggest = 0
+    for p in range(first, last):
+        biggest = max(biggest, offsets[p + 1] - offsets[p])
+    buf = scratch(biggest, policy.shape[0])
     for p in range(first, last):
         a = offsets[p]
         b = offsets[p + 1]
@@ -551,5 +575,5 @@ def run_paths(first, last, keys, offsets, t_arr, stage0, cls, mult, dl, servers,
                         dln, emp, par_start, par_len, class_rank, policy, horizon, band_off,
                         wait_edges, exit_time[a:b], exit_code[a:b], stage_h[a:b], entries[p],
                         completions[p], exits[p], exits_late[p], waiting[p], in_stage[p],
-                        work_hours[p], started[p], wait_sum[p], wait_hist[p], False)
+                        work_hours[p], started[p], wait_sum[p], wait_hist[p], False, *buf)
         visits[p] = v
