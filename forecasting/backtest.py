@@ -8,6 +8,8 @@ LA, measure). Scales come from the history *up to each cutoff* (what the forecas
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,7 +17,13 @@ import pandas as pd
 from forecasting.errors import EhcpError
 from forecasting.metrics import naive_scale
 
-__all__ = ["evaluate", "leaderboard", "model_columns"]
+if TYPE_CHECKING:
+    from forecasting.forecast import Report
+
+__all__ = ["DEFAULT_BACKTEST_MODELS", "evaluate", "leaderboard", "model_columns", "run_backtest"]
+
+DEFAULT_BACKTEST_MODELS = ("naive", "drift", "damped_drift", "log_drift", "log_drift3", "global",
+                           "auto")
 
 _META = ("unique_id", "ds", "cutoff", "y")
 
@@ -125,3 +133,49 @@ def leaderboard(errors: pd.DataFrame, by: Sequence[str] = ("model",)) -> pd.Data
         agg[f"coverage_{c[3:]}"] *= 100.0
     return agg.sort_values([*by[:-1], "mase"] if len(by) > 1 else "mase",
                            kind="stable").reset_index(drop=True)
+
+
+def run_backtest(measure: str, *, la: str | None = None, models: Sequence[str] | None = None,
+                 h: int = 3, n_windows: int = 3, data_dir: str | Path | None = None,
+                 out: str | Path | None = None) -> Report:
+    """Backtest models on every LA's series of a measure; score all LAs or one.
+
+    The models are always fitted on every LA (the global and auto models need them); ``la``
+    only restricts the scoring. Writes ``leaderboard_<measure>.csv`` and a plot to ``out``.
+    """
+    from forecasting.data import find_la, load_panel
+    from forecasting.forecast import Report, cross_validation, la_history, la_series_id
+    from forecasting.forecast import resolve_measure as _resolve
+    from forecasting.models import get_model
+
+    measure_name = _resolve(measure)
+    names = list(models) if models else list(DEFAULT_BACKTEST_MODELS)
+    for m in names:
+        get_model(m)
+    panel = load_panel(data_dir)
+    history = la_history(panel, measure_name)
+    cv = cross_validation(history, h=h, n_windows=n_windows, models=names, level=(80, 95))
+    scope = "all LAs"
+    if la is not None:
+        uid = la_series_id(history, find_la(panel, la))
+        cv = cv[cv["unique_id"] == uid]
+        scope = la
+    board = leaderboard(evaluate(cv, history, names, level=(80, 95)))
+    cutoffs = sorted(cv["cutoff"].unique())
+    title = (f"{measure_name}: backtest of {len(names)} models over {scope}, origins "
+             f"{int(cutoffs[0])}-{int(cutoffs[-1])}, horizons 1-{h} (MASE < 1 beats a one-year "
+             "naive forecast in-sample)")
+    files: list[Path] = []
+    if out is not None:
+        import matplotlib.pyplot as plt
+
+        from forecasting.reporting.fanchart import plot_leaderboard
+
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        board.to_csv(folder / f"leaderboard_{measure_name}.csv", index=False)
+        fig = plot_leaderboard(board, title=title.split(" (")[0])
+        fig.savefig(folder / f"leaderboard_{measure_name}.png", dpi=120, bbox_inches="tight")
+        plt.close(fig)
+        files += [folder / f"leaderboard_{measure_name}.csv", folder / f"leaderboard_{measure_name}.png"]
+    return Report(board, title, files)

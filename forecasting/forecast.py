@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,16 @@ from forecasting.models.base import (
     validate_panel,
 )
 
-__all__ = ["cross_validation", "fit_with_fallback", "forecast", "simulate"]
+__all__ = ["MEASURE_ALIASES", "Report", "cross_validation", "fit_with_fallback", "forecast",
+           "la_forecast", "la_history", "la_series_id", "resolve_measure", "simulate"]
+
+#: Short measure names accepted by the CLI, mapped to SEN2 panel measures.
+MEASURE_ALIASES = {
+    "requests": "requests_received",
+    "new_plans": "new_plans",
+    "plans": "new_plans",
+    "stock": "stock_plans",
+}
 
 ModelSpec = str | Forecaster
 
@@ -232,3 +242,102 @@ def interval_names(model: str, level: Sequence[int]) -> list[str]:
     """Cross-validation interval column names for one model."""
     return [c.replace("lo_", f"{model}-lo-").replace("hi_", f"{model}-hi-")
             for c in interval_columns(level)]
+
+
+def resolve_measure(name: str) -> str:
+    """A short measure name (requests, new_plans, stock) or a panel measure name.
+
+    Examples
+    --------
+    >>> resolve_measure("requests"), resolve_measure("stock_plans")
+    ('requests_received', 'stock_plans')
+    >>> resolve_measure("referrals")
+    Traceback (most recent call last):
+    ...
+    forecasting.errors.EhcpError: field 'measure': unknown measure 'referrals'. Fix: use requests, new_plans or stock (or a panel measure such as requests_received).
+    """
+    key = name.strip().lower().replace("-", "_")
+    if key in MEASURE_ALIASES:
+        return MEASURE_ALIASES[key]
+    if key in set(MEASURE_ALIASES.values()):
+        return key
+    raise EhcpError(f"unknown measure {name!r}", field="measure",
+                    fix="use requests, new_plans or stock (or a panel measure such as "
+                        "requests_received)")
+
+
+def la_history(panel: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """Every LA's series of one measure on fixed boundaries, ready for the models.
+
+    LAs merged or split by boundary changes are summed into their group
+    (:func:`forecasting.data.consistent_series`); missing years are dropped and a series with a
+    gap is used from after its last gap (a model needs consecutive years), so nothing is
+    interpolated. Returns ``unique_id, ds, y``.
+    """
+    from forecasting.data import consistent_series
+
+    frame = consistent_series(panel, resolve_measure(measure))
+    frame = frame.dropna(subset=["y"]).sort_values(["unique_id", "ds"])
+    by = frame.groupby("unique_id")
+    gap = by["ds"].diff().ne(1) & by.cumcount().gt(0)
+    run = gap.astype(int).groupby(frame["unique_id"]).cumsum()
+    last = run.groupby(frame["unique_id"]).transform("max")
+    return frame[run == last].reset_index(drop=True)
+
+
+class Report(NamedTuple):
+    """What a command shows: a table, its title and the files written."""
+
+    table: pd.DataFrame
+    title: str
+    files: list[Path]
+
+
+def la_series_id(history: pd.DataFrame, code: str) -> str:
+    """The series id holding an LA's ONS code (a boundary-change group joins codes with +)."""
+    for uid in history["unique_id"].unique():
+        if code == uid or code in str(uid).split("+"):
+            return str(uid)
+    raise EhcpError(f"no figures for LA {code} in this measure", field="la",
+                    fix="check the LA has published figures for the measure (ehcp data show)")
+
+
+def la_forecast(la: str, measure: str, h: int = 5, model: str = "auto",
+                data_dir: str | Path | None = None, out: str | Path | None = None) -> Report:
+    """Forecast one LA's measure, fitting every LA together; optionally write CSV and PNG.
+
+    Every LA is passed to the model, so the global and auto models can borrow strength from
+    the national trend; the returned table holds the chosen LA only.
+    """
+    from forecasting.data import find_la, load_panel
+
+    measure_name = resolve_measure(measure)
+    validate_h(h)
+    get_model(model)  # an unknown model fails before the data load
+    panel = load_panel(data_dir)
+    code = find_la(panel, la)
+    name = str(panel.loc[panel["unique_id"] == code, "name"].iloc[-1])
+    history = la_history(panel, measure_name)
+    uid = la_series_id(history, code)
+    fc = forecast(history, h=h, model=model)
+    mine = fc[fc["unique_id"] == uid].reset_index(drop=True)
+    hist_la = history[history["unique_id"] == uid]
+    title = (f"{name} ({uid}): {measure_name}, {h} years ahead, model {model} "
+             f"(history {int(hist_la['ds'].min())}-{int(hist_la['ds'].max())})")
+    files: list[Path] = []
+    if out is not None:
+        from forecasting.reporting.fanchart import plot_forecast
+
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"forecast_{name.lower().replace(' ', '_')}_{measure_name}"
+        mine.to_csv(folder / f"{stem}.csv", index=False)
+        fig = plot_forecast(hist_la, mine, title=f"{name}: {measure_name} ({model})",
+                            ylabel=measure_name.replace("_", " "))
+        fig.savefig(folder / f"{stem}.png", dpi=120, bbox_inches="tight")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        files += [folder / f"{stem}.csv", folder / f"{stem}.png"]
+    table = mine.drop(columns=["unique_id"]).round(1)
+    return Report(table, title, files)

@@ -127,37 +127,39 @@ def validate_panel(df: pd.DataFrame, *, name: str = "df", min_length: int = 1) -
             raise EhcpError(f"{name}: ds must be whole years or monthly dates ({err})", field="ds",
                             fix="use int years (2024) or month-start dates") from None
     y = pd.to_numeric(out["y"], errors="coerce")
-    for uid, grp in out.assign(_y=y).groupby("unique_id", sort=False):
-        if grp["_y"].isna().all():
-            raise EhcpError(f"series '{uid}' has no values (all missing)", field="y",
-                            fix="drop the series or supply its counts")
-        bad = grp.loc[grp["_y"].isna(), "ds"]
-        if len(bad):
-            raise EhcpError(f"series '{uid}' has a missing value at ds={_fmt(bad.iloc[0])}",
-                            field="y", fix="fill or remove the row (a gap must be explicit)")
-        neg = grp.loc[grp["_y"] < 0, "ds"]
-        if len(neg):
-            raise EhcpError(f"series '{uid}' has a negative value at ds={_fmt(neg.iloc[0])}",
-                            field="y", fix="counts cannot be negative; correct or remove the row")
-        dup = grp["ds"][grp["ds"].duplicated()]
-        if len(dup):
-            raise EhcpError(f"series '{uid}' has ds={_fmt(dup.iloc[0])} more than once",
-                            field="ds", fix="keep one row per period (sum or de-duplicate first)")
-        if len(grp) < min_length:
-            raise EhcpError(f"series '{uid}' has {len(grp)} observation(s); at least "
-                            f"{min_length} are needed", field="y",
-                            fix="supply a longer history or use a simpler model such as 'naive'")
-        ds = grp["ds"].sort_values()
-        if len(ds) > 1:
-            step = np.diff(ds.to_numpy().astype(np.int64)) if annual else np.diff(
-                ds.dt.year.to_numpy() * 12 + ds.dt.month.to_numpy())
-            if (step != 1).any():
-                at = ds.iloc[int(np.argmax(step != 1))]
-                raise EhcpError(f"series '{uid}' has a gap after ds={_fmt(at)}", field="ds",
-                                fix="supply every period (interpolate or mark it) so steps are "
-                                    "one year or one month")
     out["y"] = y.astype(float)
-    return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
+    out = out.sort_values(KEYS, kind="stable").reset_index(drop=True)
+    # Checks are vectorised (this runs at every backtest refit); each reports its first case.
+    uid, ds, yv = out["unique_id"], out["ds"], out["y"]
+    all_na = yv.isna().groupby(uid, sort=False).all()
+    if all_na.any():
+        raise EhcpError(f"series '{all_na.index[all_na.to_numpy()][0]}' has no values "
+                        "(all missing)", field="y", fix="drop the series or supply its counts")
+    _first(out, yv.isna(), "has a missing value at ds={ds}", "y",
+           "fill or remove the row (a gap must be explicit)")
+    _first(out, yv < 0, "has a negative value at ds={ds}", "y",
+           "counts cannot be negative; correct or remove the row")
+    _first(out, out.duplicated(KEYS), "has ds={ds} more than once", "ds",
+           "keep one row per period (sum or de-duplicate first)")
+    sizes = uid.groupby(uid, sort=False).transform("size")
+    _first(out, sizes < min_length, f"is too short: at least {min_length} observations are "
+           "needed", "y", "supply a longer history or use a simpler model such as 'naive'")
+    period = ds.to_numpy().astype(np.int64) if annual else (
+        ds.dt.year.to_numpy() * 12 + ds.dt.month.to_numpy())
+    step = pd.Series(period).groupby(uid.to_numpy(), sort=False).diff()
+    gap = (step.notna() & (step != 1)).to_numpy()
+    # Report the period before the gap, which is what the user sees as "after ds=...".
+    before = np.roll(gap, -1)
+    _first(out, pd.Series(before, index=out.index), "has a gap after ds={ds}", "ds",
+           "supply every period (interpolate or mark it) so steps are one year or one month")
+    return out
+
+
+def _first(df: pd.DataFrame, mask: pd.Series, what: str, field: str, fix: str) -> None:
+    if bool(mask.any()):
+        row = df[mask.to_numpy()].iloc[0]
+        raise EhcpError(f"series '{row['unique_id']}' " + what.format(ds=_fmt(row["ds"])),
+                        field=field, fix=fix)
 
 
 def _fmt(value: Any) -> str:
