@@ -89,7 +89,8 @@ def area_comparison(panel: pd.DataFrame, la: str, measure: str = "requests_recei
     -------
     DataFrame
         ``area, level, unique_id, ds, y, index`` where ``index = 100 * y / y[first year]``
-        (so areas of very different sizes share one chart).
+        (so areas of very different sizes share one chart). An LA reorganised since 2019 is
+        shown on fixed boundaries (see :func:`la_history`), its name marked so.
 
     Examples
     --------
@@ -107,17 +108,17 @@ def area_comparison(panel: pd.DataFrame, la: str, measure: str = "requests_recei
     code = find_la(panel, la)
     region = _region_of(panel, code)
     national = panel.loc[panel["level"] == "national", "unique_id"].astype(str)
-    ids = [code, *([region] if region else []), *national.unique()[:1]]
+    own = la_history(panel, code, measure)
+    ids = [str(own["unique_id"].iloc[0]), *([region] if region else []), *national.unique()[:1]]
     data = series(panel, measure, dropna=True)
-    data = data[data["unique_id"].astype(str).isin(ids)].copy()
-    if data.empty:
-        raise EhcpError(f"no {measure} figures for {la}", field="measure")
+    data = pd.concat([own, data[data["unique_id"].astype(str).isin(ids[1:])]], ignore_index=True)
     common = set.intersection(*(set(g["ds"]) for _, g in data.groupby("unique_id")))
     base = first_year if first_year is not None else (min(common) if common else data["ds"].min())
-    data = data[data["ds"] >= base]
+    data = data[data["ds"] >= base].copy()
     names = panel.drop_duplicates("unique_id", keep="last").set_index("unique_id")
-    data["area"] = data["unique_id"].map(names["name"]).astype(str)
-    data["level"] = data["unique_id"].map(names["level"]).astype(str)
+    la_name = str(names.loc[code, "name"]) + ("" if ids[0] == code else " (fixed boundaries)")
+    data["area"] = data["unique_id"].map({**names["name"].to_dict(), ids[0]: la_name}).astype(str)
+    data["level"] = data["unique_id"].map({**names["level"].to_dict(), ids[0]: "la"}).astype(str)
     first = data.sort_values("ds").groupby("unique_id")["y"].transform("first")
     data["index"] = (100.0 * data["y"] / first).round(1)
     order = {u: i for i, u in enumerate(ids)}
