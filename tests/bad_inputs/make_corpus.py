@@ -143,6 +143,14 @@ def case_extracts() -> dict[str, bytes]:
 
 
 CAPACITY = (FIXTURES / "capacity" / "tiny.yaml").read_text()
+SCENARIOS = (FIXTURES / "scenarios" / "small.yaml").read_text()
+
+
+def alias_bomb() -> str:
+    levels = ["&a [" + ", ".join(["x"] * 9) + "]"]
+    for prev, name in zip("abcdef", "bcdefg", strict=True):
+        levels.append(f"&{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return "[" + ", ".join(levels) + "]"
 
 
 def configs() -> dict[str, str]:
@@ -162,17 +170,26 @@ def configs() -> dict[str, str]:
         "empty.yaml": "",
         "list_not_mapping.yaml": "- simulation\n- staff\n",
         "not_yaml.yaml": "simulation: {start: [2025-04-01\nstaff: }}\n",
+        # A "billion laughs" alias bomb: 9**7 strings if anything expanded it.
+        "alias_bomb.yaml": CAPACITY.replace("requests_per_year: 300", "requests_per_year: "
+                                            + alias_bomb()),
+        "nan_value.yaml": CAPACITY.replace("requests_per_year: 300", "requests_per_year: .nan"),
+        "huge_fte.yaml": CAPACITY.replace("fte: 3}", "fte: 1.0e+308}"),
         # Scenario-file (ehcp run) cases, from the small scenario fixture.
-        "run_unknown_key.yaml": (FIXTURES / "scenarios" / "small.yaml").read_text().replace(
+        "run_tabs.yaml": SCENARIOS.replace("  n_paths: 5\n", "\tn_paths: 5\n", 1),
+        "run_duplicate_scenario.yaml": SCENARIOS + "  extra_2_eps:\n    description: again\n",
+        "run_unknown_key.yaml": SCENARIOS.replace(
             "  forecast_years: 2\n", "  forecast_years: 2\n  forcast_years: 3\n"),
         "run_python_object.yaml": "report: !!python/object/apply:os.system ['touch ehcp_pwned']\n",
-        "run_unknown_la.yaml": (FIXTURES / "scenarios" / "small.yaml").read_text().replace(
+        "run_unknown_la.yaml": SCENARIOS.replace(
             "  la: Leeds\n", "  la: Gotham City\n"),
         # Batch settings: a zero horizon, an unknown model and an unknown measure.
         "batch_h0.yaml": "forecast:\n  horizon: 0\nscenarios:\n  file: null\n",
         "batch_unknown_model.yaml": "forecast:\n  model: crystal_ball\nscenarios:\n  file: null\n",
         "batch_unknown_measure.yaml": "forecast:\n  measures: [happiness]\nscenarios:\n  file: null\n",
         "batch_unknown_key.yaml": "forcast:\n  horizon: 2\n",
+        "batch_python_object.yaml": "forecast: !!python/object/new:subprocess.Popen "
+                                    "[['touch', 'ehcp_pwned']]\n",
     }
 
 
