@@ -190,14 +190,13 @@ def run_diagnostics(
     add("new_assessments", "end", "open_cases", float(last["open_new"].mean()), "cases")
     per_request = mean_work_per_request(config.pipeline)
     relief = relief_capacity(backlog_now, target, clear_weeks)
-    add("new_assessments", f"first {clear_weeks:g} weeks", "relief_cases_per_week", relief,
-        "cases per week")
+    period = f"first {clear_weeks:g} weeks"
+    add("new_assessments", period, "relief_cases_per_week", relief, "cases per week")
     for pool in POOLS:
         p = getattr(config.staff, pool)
         hours = relief * per_request[pool]
-        add(pool, f"first {clear_weeks:g} weeks", "relief_hours_per_week", hours, "hours")
-        add(pool, f"first {clear_weeks:g} weeks", "relief_fte", hours / (p.hours_per_fte_day() * 7),
-            "FTE")
+        add(pool, period, "relief_hours_per_week", hours, "hours")
+        add(pool, period, "relief_fte", hours / (p.hours_per_fte_day() * 7), "FTE")
 
     messages = []
     queue_cols = {"ep": ["queue_advice"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,7 @@ def simulate_capacity(
     record_path: int | None = None,
     open_cases: pd.DataFrame | None = None,
     block_size: int = 50,
+    clear_by: date | None = None,
 ) -> SimulationResult:
     """Simulate EP and caseworker capacity against demand on many sample paths.
 
@@ -96,6 +98,9 @@ def simulate_capacity(
         ``demand.initial.extract`` if set, else estimated.
     block_size : int
         Paths simulated together (bounds memory; the result does not depend on it).
+    clear_by : date, optional
+        Date by which the diagnostics' relief capacity clears the starting backlog down to the
+        target list size (default: one year after the start).
 
     Returns
     -------
@@ -179,7 +184,14 @@ def simulate_capacity(
             records["path"] = record_path
     weekly = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     sums_all = {**sums, "paths": float(n_paths), "horizon_days": float(horizon)}
-    diagnostics, messages = run_diagnostics(weekly, config, sums_all, scenario)
+    clear_weeks = 52.0
+    if clear_by is not None:
+        clear_weeks = (clear_by - sim.start).days / 7.0
+        if clear_weeks <= 0:
+            raise EhcpError(f"clear_by {clear_by} is not after the start {sim.start}",
+                            field="clear_by", fix="give a later date")
+    diagnostics, messages = run_diagnostics(weekly, config, sums_all, scenario,
+                                            clear_weeks=clear_weeks)
     for message in messages:
         warnings.warn(message, EhcpWarning, stacklevel=2)
     return SimulationResult(weekly=weekly, cases=records, diagnostics=diagnostics, events=events)
