@@ -266,3 +266,16 @@ def test_run_input_validation() -> None:
         run(net, Arrivals.from_arrays([0, 2], time=[0.0]), good, 10, 0)
     with pytest.raises(EhcpError, match="record path"):
         run(net, arr, good, 10, 0, record_cases=5)
+
+
+def test_time_order_is_a_stable_argsort() -> None:
+    from forecasting.capacity.engine_kernel import _time_order
+
+    rng = np.random.default_rng(1)
+    cases = [rng.uniform(0, 1825, 5000), np.round(rng.uniform(-50, 50, 2000)), np.zeros(7),
+             rng.exponential(1.0, 3000) ** 4, np.array([2.0, 1.0]),
+             np.concatenate([-1e-6 * rng.permutation(3000), [1e6]])]  # bunched: fallback
+    for t in cases:
+        order = np.empty(len(t), np.int64)
+        _time_order(t, order, np.empty(len(t), np.int64))
+        np.testing.assert_array_equal(order, np.argsort(t, kind="stable"))

@@ -499,8 +499,8 @@ def _check_inputs(network: Network, arrivals: Arrivals, capacity: Capacity,
             raise EhcpError(f"arrivals.{name} has {getattr(a, name).shape[0]} values for "
                             f"{a.n_cases} cases", field=f"arrivals.{name}",
                             fix="give one value per case")
-    if np.any(np.isnan(a.time)):
-        raise EhcpError("arrival times must not be missing", field="arrivals.time",
+    if not np.all(np.isfinite(a.time)):
+        raise EhcpError("arrival times must be finite numbers of days", field="arrivals.time",
                         fix="drop or date the cases with no arrival time")
     if a.n_cases and (a.stage.min() < 0 or a.stage.max() >= network.n_stages):
         raise EhcpError(f"entry stage out of range 0..{network.n_stages - 1}",

@@ -264,6 +264,51 @@ def _grow_rows(arr, n):
 
 
 @njit(cache=True)
+def _time_order(t, order, key):
+    """Stable argsort of ``t`` into ``order`` in O(n) for spread-out times.
+
+    A counting sort on ``n`` equal-width time buckets (stable), then an insertion sort, which
+    only has to fix the few inversions inside buckets (with a merge-sort fallback when times
+    are bunched). ``key`` is scratch of length ``n``.
+    """
+    n = t.shape[0]
+    lo = t[0]
+    hi = t[0]
+    for i in range(n):
+        if t[i] < lo:
+            lo = t[i]
+        if t[i] > hi:
+            hi = t[i]
+    scale = n / (hi - lo) if hi > lo else 0.0
+    counts = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        k = int((t[i] - lo) * scale)
+        if k >= n:
+            k = n - 1
+        key[i] = k
+        counts[k + 1] += 1
+    for k in range(n):
+        counts[k + 1] += counts[k]
+    for i in range(n):
+        order[counts[key[i]]] = i
+        counts[key[i]] += 1
+    moves = 0
+    for i in range(1, n):
+        o = order[i]
+        v = t[o]
+        j = i - 1
+        while j >= 0 and t[order[j]] > v:
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = o
+        moves += i - 1 - j
+        if moves > 16 * n:
+            # Times bunched into few buckets: fall back to a merge sort (also stable).
+            order[:] = np.argsort(t, kind="mergesort")
+            return
+
+
+@njit(cache=True)
 def scratch(n, n_pools):
     """Scratch buffers for :func:`sim_path` for paths of up to ``n`` cases."""
     m = max(n, 1)
@@ -313,7 +358,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         for c in range(n):
             order[c] = c
     else:
-        order[:] = np.argsort(t_in, kind="mergesort")
+        _time_order(t_in, order, ints[3, :n])
     t_arr = fs[0, :n]
     mult = fs[1, :n]
     dl = fs[2, :n]
