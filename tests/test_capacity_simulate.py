@@ -168,3 +168,15 @@ def test_relief_capacity_to_clear_by_a_date() -> None:
     assert relief(by_half_year) == pytest.approx(relief(by_year) * 52 / (182 / 7), rel=1e-6)
     with pytest.raises(EhcpError, match="clear_by"):
         simulate_capacity(cfg, n_paths=1, clear_by=date(2025, 1, 1))
+
+
+def test_relief_includes_the_shortfall_of_hours_when_overloaded() -> None:
+    def value(res: SimulationResult, pool: str, metric: str) -> float:
+        d = res.diagnostics
+        return float(d[(d["scope"] == pool) & (d["metric"] == metric)]["value"].iloc[0])
+
+    short = run(small(ep=1.0, requests=600.0))
+    ample = run(small(ep=10.0, requests=600.0))
+    assert value(short, "ep", "shortfall_hours_per_week") > 0
+    assert value(ample, "ep", "shortfall_hours_per_week") == 0
+    assert value(short, "ep", "relief_fte") > value(ample, "ep", "relief_fte")

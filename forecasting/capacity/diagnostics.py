@@ -10,7 +10,8 @@
   exponential waits, P(wait > T) = exp(-T lambda / L), so a list of ``L = lambda T / m`` keeps
   about ``1 - exp(-m)`` within T; NHS planning uses m = 4 as a rule of thumb (about 98%). Relief
   capacity is the extra throughput needed to bring today's list down to that size by a date, on
-  top of any gap between demand and capacity.
+  top of any gap between demand and capacity (per pool, in hours and FTE). The open list here
+  is every open new assessment (the whole 20-week process, not only those waiting for staff).
 """
 
 from __future__ import annotations
@@ -192,9 +193,20 @@ def run_diagnostics(
     relief = relief_capacity(backlog_now, target, clear_weeks)
     period = f"first {clear_weeks:g} weeks"
     add("new_assessments", period, "relief_cases_per_week", relief, "cases per week")
+    # Per pool: the backlog's work spread over the period, plus the weekly shortfall of hours
+    # (demand hours over available hours, mean over paths) during it, so the list stops growing.
+    window = weekly[weekly["week"] < clear_weeks]
+    n_weeks = max(window["week"].nunique(), 1) * max(window["path"].nunique(), 1)
+    review_hours = config.pipeline.work_hours.review.mean
     for pool in POOLS:
         p = getattr(config.staff, pool)
-        hours = relief * per_request[pool]
+        demand_h = float((window["requests"] * per_request[pool]).sum())
+        if pool == "caseworker":
+            demand_h += float(window["reviews_due"].sum()) * review_hours
+        avail_h = float(window[f"{pool}_hours_available"].sum())
+        gap = relief_capacity(0.0, 0.0, 1.0, demand_h / n_weeks, avail_h / n_weeks)
+        hours = relief * per_request[pool] + gap
+        add(pool, period, "shortfall_hours_per_week", gap, "hours")
         add(pool, period, "relief_hours_per_week", hours, "hours")
         add(pool, period, "relief_fte", hours / (p.hours_per_fte_day() * 7), "FTE")
 
