@@ -10,7 +10,6 @@ glue between public package functions (no forecasting or simulation logic of the
 each notebook cell stays a line or two:
 
 - :func:`area_comparison` - an LA's series next to its region's and England's;
-- :func:`la_history` - an LA's series on fixed boundaries (for LAs reorganised since 2019);
 - :func:`load_scenario_file` - a scenario file with the simulation window changed;
 - :func:`simulate_scenarios` - every scenario simulated, weekly rows in the report's names;
 - :func:`with_staffing` / :func:`staffing_what_if` - a scenario with extra staff, side by side;
@@ -38,7 +37,6 @@ __all__ = [
     "SMALL_PARAMETERS",
     "area_comparison",
     "execute_notebook",
-    "la_history",
     "load_scenario_file",
     "main",
     "notebook_paths",
@@ -57,7 +55,8 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 #: Tiny parameters per notebook (by file stem) for the tests and ``--small``: each notebook
 #: then runs in well under a minute on one core.
 SMALL_PARAMETERS: dict[str, dict[str, Any]] = {
-    "01-demand-forecast": {"horizon": 2, "n_paths": 50, "backtest_windows": 2},
+    "01-demand-forecast": {"horizon": 2, "n_paths": 50, "backtest_windows": 2,
+                           "models": ["naive", "drift", "log_drift"]},
     "02-capacity-scenarios": {"n_paths": 3, "years": 2, "what_if_paths": 3},
     "03-budget-paper": {"n_paths": 3, "search_paths": 2, "max_evaluations": 3},
     "04-case-level-data": {"n_paths": 3, "sim_years": 1, "horizon_months": 12},
@@ -90,7 +89,8 @@ def area_comparison(panel: pd.DataFrame, la: str, measure: str = "requests_recei
     DataFrame
         ``area, level, unique_id, ds, y, index`` where ``index = 100 * y / y[first year]``
         (so areas of very different sizes share one chart). An LA reorganised since 2019 is
-        shown on fixed boundaries (see :func:`la_history`), its name marked so.
+        shown on fixed boundaries (:func:`forecasting.forecast.la_history`), its name
+        marked so.
 
     Examples
     --------
@@ -104,11 +104,13 @@ def area_comparison(panel: pd.DataFrame, la: str, measure: str = "requests_recei
     [['Leeds', 2023, 100.0], ['Leeds', 2024, 150.0], ['Yorks', 2023, 100.0], ['Yorks', 2024, 110.0], ['England', 2023, 100.0], ['England', 2024, 120.0]]
     """
     from forecasting.data import find_la, series
+    from forecasting.forecast import la_history, la_series_id
 
     code = find_la(panel, la)
     region = _region_of(panel, code)
     national = panel.loc[panel["level"] == "national", "unique_id"].astype(str)
-    own = la_history(panel, code, measure)
+    every_la = la_history(panel, measure)
+    own = every_la[every_la["unique_id"] == la_series_id(every_la, code)]
     ids = [str(own["unique_id"].iloc[0]), *([region] if region else []), *national.unique()[:1]]
     data = series(panel, measure, dropna=True)
     data = pd.concat([own, data[data["unique_id"].astype(str).isin(ids[1:])]], ignore_index=True)
@@ -125,38 +127,6 @@ def area_comparison(panel: pd.DataFrame, la: str, measure: str = "requests_recei
     data = data.sort_values(["unique_id", "ds"], key=lambda s: s.map(order) if s.name ==
                             "unique_id" else s, kind="stable")
     return data[["area", "level", "unique_id", "ds", "y", "index"]].reset_index(drop=True)
-
-
-def la_history(panel: pd.DataFrame, la: str, measure: str = "requests_received",
-               first_year: int | None = None) -> pd.DataFrame:
-    """An LA's yearly history ``unique_id, ds, y`` on fixed boundaries, ready to forecast.
-
-    An LA created or merged by a boundary change (Dorset/BCP 2019; Cumbria, North Yorkshire,
-    Somerset 2023) has only a few years under its own code; its history is then that of its
-    group of areas summed on fixed boundaries (:func:`forecasting.data.consistent_series`), and
-    ``unique_id`` names the group's codes joined by ``+``. Years without a figure are left out.
-
-    Examples
-    --------
-    >>> p = pd.DataFrame({"unique_id": ["E10000006", "E06000063", "E06000064"],
-    ...     "name": ["Cumbria", "Cumberland", "Westmorland and Furness"], "level": "la",
-    ...     "old_code": ["909", "942", "943"], "measure": "requests_received",
-    ...     "breakdown": "all", "ds": [2022, 2023, 2023], "y": [900.0, 500.0, 450.0]})
-    >>> la_history(p, "Westmorland and Furness").values.tolist()
-    [['E06000063+E06000064', 2022, 900.0], ['E06000063+E06000064', 2023, 950.0]]
-    """
-    from forecasting.data import consistent_series, find_la
-
-    code = find_la(panel, la)
-    data = consistent_series(panel, measure).dropna(subset=["y"])
-    ids = [u for u in data["unique_id"].unique() if code in str(u).split("+")]
-    if not ids:
-        raise EhcpError(f"no {measure} figures for {la}", field="measure",
-                        fix="choose a measure the LA reports (see headline_table)")
-    out = data[data["unique_id"] == ids[0]]
-    if first_year is not None:
-        out = out[out["ds"] >= first_year]
-    return out.reset_index(drop=True)
 
 
 def _region_of(panel: pd.DataFrame, code: str) -> str | None:

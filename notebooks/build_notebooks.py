@@ -66,7 +66,7 @@ measure = "requests_received"  # or "new_plans", "stock_plans", ...
 first_year = 2016             # SEN2 requests start in calendar 2016
 horizon = 5                   # years ahead
 levels = [80, 95]             # prediction interval levels (%)
-models = ["naive", "drift", "damped_drift", "log_drift", "log_drift3"]  # models to backtest
+models = ["naive", "drift", "damped_drift", "log_drift", "log_drift3", "global", "auto"]  # to backtest
 model = "best"                # best: the backtest winner; or a name in forecasting.models.MODEL_NAMES
 backtest_h = 2                # years ahead scored in the backtest
 backtest_windows = 3          # forecast origins in the backtest
@@ -75,11 +75,11 @@ seed = 2025"""),
     code(SETUP + """
 from forecasting.backtest import evaluate, leaderboard
 from forecasting.complexity import mix_history, mix_shares, project_mix
-from forecasting.data import find_la, headline_table, load_panel, series
-from forecasting.forecast import cross_validation, forecast, simulate
-from forecasting.notebooks import area_comparison, la_history
+from forecasting.data import find_la, headline_table, load_panel
+from forecasting.forecast import cross_validation, forecast, la_history, la_series_id, simulate
+from forecasting.notebooks import area_comparison
 from forecasting.reporting.charts import plot_complexity_mix
-from forecasting.reporting.fanchart import plot_forecast"""),
+from forecasting.reporting.fanchart import plot_forecast, plot_leaderboard"""),
     md("## 1. The LA's headline figures\n"
        "One row per SEN2 measure, one column per **calendar year** (stock: January of that "
        "year). `pct_within_20wk_ex` is DfE's headline timeliness measure: the % of new plans "
@@ -103,9 +103,10 @@ ax.set_xlabel("calendar year"); ax.set_ylabel("index (first year = 100)");"""),
 compare.pivot(index="ds", columns="area", values="y")[compare["area"].unique()]"""),
     md("""\
 ## 3. Backtest leaderboard
-For an LA created by a boundary change (Dorset/BCP 2019; Cumbria, North Yorkshire, Somerset
-2023), the history, backtest and forecast are for its group of areas on fixed boundaries (the
-cell says so).
+Every model is fitted to **every LA at once** (the `global` and `auto` models borrow strength
+from the national and regional trend) and scored on this LA. For an LA created by a boundary
+change (Dorset/BCP 2019; Cumbria, North Yorkshire, Somerset 2023), the history, backtest and
+forecast are for its group of areas on fixed boundaries (the cell says so).
 
 Each model is refitted at several past years ("cutoffs") using only the data known then, and its
 forecasts for the following years are compared with what happened. Lower is better for:
@@ -119,13 +120,17 @@ forecasts for the following years are compared with what happened. Lower is bett
 **coverage_80** is the % of outcomes inside the 80% interval (ideally about 80). `n` is the number
 of forecasts scored. Calendar years."""),
     code("""\
-history = la_history(panel, code, measure, first_year=first_year)
-if history["unique_id"].iloc[0] != code:
-    display(Markdown(f"Boundary change: the history is that of **{history['unique_id'].iloc[0]}** on fixed boundaries."))
-cv = cross_validation(history, h=backtest_h, n_windows=backtest_windows, models=models, level=(80,))
-errors = evaluate(cv, history, level=(80,))
+every_la = la_history(panel, measure)          # all LAs, fixed boundaries, consecutive years
+every_la = every_la[every_la["ds"] >= first_year].reset_index(drop=True)
+series_id = la_series_id(every_la, code)
+history = every_la[every_la["unique_id"] == series_id].reset_index(drop=True)
+if series_id != code:
+    display(Markdown(f"Boundary change: the history is that of **{series_id}** on fixed boundaries."))
+cv = cross_validation(every_la, h=backtest_h, n_windows=backtest_windows, models=models, level=(80,))
+errors = evaluate(cv[cv["unique_id"] == series_id], history, level=(80,))
 board = leaderboard(errors)
 board"""),
+    code("""plot_leaderboard(board, title=f"{la_name}: backtest MASE by model (lower is better)")"""),
     md("The same scores by how far ahead the forecast was (`horizon` in years):"),
     code("""leaderboard(errors, by=("horizon", "model"))"""),
     md("""\
@@ -137,18 +142,19 @@ produced each row (a series too short for a model falls back to a simpler, named
     code("""\
 chosen = board.loc[0, "model"] if model == "best" else model
 display(Markdown(f"Model used: **{chosen}**"))
-fcst = forecast(history, h=horizon, level=levels, model=chosen)
+fcst = forecast(every_la, h=horizon, level=levels, model=chosen)
+fcst = fcst[fcst["unique_id"] == series_id].reset_index(drop=True)
 fcst"""),
     code("""\
-fig = plot_forecast(history, fcst)
-fig.suptitle(f"{la_name}: {measure} by calendar year, history and forecast")
-fig"""),
+plot_forecast(history, fcst, title=f"{la_name}: {measure}, calendar years (DfE SEN2) and forecast ({chosen})",
+              ylabel=measure.replace("_", " "))"""),
     md("""\
 ### Sample paths for the capacity simulator
 The simulator (notebooks 02-04) needs whole futures, not just intervals: each `sample_id` is one
 possible run of years. Their spread, year by year (percentiles across paths, calendar years):"""),
     code("""\
-paths = simulate(history, h=horizon, n_paths=n_paths, seed=seed, model=chosen)
+paths = simulate(every_la, h=horizon, n_paths=n_paths, seed=seed, model=chosen)
+paths = paths[paths["unique_id"] == series_id]
 paths.groupby("ds")["y"].describe(percentiles=[0.1, 0.5, 0.9])[["10%", "50%", "90%"]].round(0)"""),
     md("""\
 ## 5. Complexity mix
@@ -163,15 +169,17 @@ need_proj = project_mix(panel, la=code, measure="stock_plans", topic="need", h=h
 mix = pd.concat([need_hist.assign(kind="history"), need_proj.assign(kind="forecast")])
 mix = mix.assign(period=mix["ds"].astype(str), group=mix["category"])[["period", "group", "share", "kind"]]
 plot_complexity_mix(mix.dropna(subset=["share"]))"""),
-    md("Projected plans by primary need: the stock forecast (the same model) split by the "
-       "projected shares, with 80% intervals. January of each year."),
+    md("Projected plans by primary need: the stock forecast (the same model, every LA fitted "
+       "together) split by the projected shares. January of each year. An LA reorganised by a "
+       "boundary change has no stock forecast of its own here."),
     code("""\
-stock = series(panel, "stock_plans", level="la", dropna=True)
-stock = stock[stock["unique_id"] == code].reset_index(drop=True)
-stock_fc = forecast(stock, h=horizon, level=(80,), model=chosen)
-counts = project_mix(panel, la=code, measure="stock_plans", topic="need", h=horizon,
-                     total_forecast=stock_fc, n_paths=n_paths, seed=seed)
-counts.pivot(index="category", columns="ds", values="yhat").round(0)"""),
+stock_all = la_history(panel, "stock_plans")
+stock_fc = forecast(stock_all, h=horizon, level=(80,), model=chosen)
+stock_fc = stock_fc[stock_fc["unique_id"] == code]
+if len(stock_fc):
+    counts = project_mix(panel, la=code, measure="stock_plans", topic="need", h=horizon,
+                         total_forecast=stock_fc, n_paths=n_paths, seed=seed)
+    display(counts.pivot(index="category", columns="ds", values="yhat").round(0))"""),
     md("Shares by **age band** and by **placement type** (latest January and the projection for "
        "the last forecast year):"),
     code("""\

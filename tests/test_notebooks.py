@@ -24,7 +24,6 @@ from forecasting.notebooks import (
     SMALL_PARAMETERS,
     area_comparison,
     execute_notebook,
-    la_history,
     load_scenario_file,
     notebook_paths,
     output_problems,
@@ -140,19 +139,16 @@ def test_area_comparison_unknown_la_is_a_user_error() -> None:
         area_comparison(_tiny_panel(), "Leds")
 
 
-def test_la_history_of_an_unchanged_la_is_its_own_series() -> None:
-    hist = la_history(_tiny_panel(), "383", first_year=2023)
-    assert hist.values.tolist() == [["E08000035", 2023, 150.0], ["E08000035", 2024, 200.0]]
-
-
-def test_la_history_of_a_reorganised_la_is_its_group(raw_dir: Path) -> None:
+def test_area_comparison_of_a_reorganised_la_is_on_fixed_boundaries(raw_dir: Path) -> None:
     from forecasting.data import load_panel
 
-    hist = la_history(load_panel(raw_dir), "Westmorland and Furness")
+    out = area_comparison(load_panel(raw_dir), "Westmorland and Furness", first_year=2016)
+    la = out[out["level"] == "la"]
     # Cumbria (to 2022) then Cumberland + Westmorland and Furness: one unbroken series.
-    assert hist["unique_id"].iloc[0] == "E06000063+E06000064"
-    assert hist["ds"].min() <= 2016 and hist["ds"].max() >= 2024
-    assert hist["ds"].is_monotonic_increasing and hist["ds"].is_unique
+    assert la["area"].unique().tolist() == ["Westmorland and Furness (fixed boundaries)"]
+    assert la["unique_id"].iloc[0] == "E06000063+E06000064"
+    assert la["ds"].min() == 2016 and la["ds"].max() >= 2024
+    assert out["area"].unique().tolist()[1:] == ["North West", "England"]
 
 
 def test_with_staffing_adds_fte_from_the_start_date_only() -> None:
