@@ -36,13 +36,6 @@ SMALL_YAML = ROOT / "tests" / "fixtures" / "scenarios" / "small.yaml"
 STEMS = ["01-demand-forecast", "02-capacity-scenarios", "03-budget-paper", "04-case-level-data"]
 
 
-def _landed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def _read(stem: str) -> nbformat.NotebookNode:
     return nbformat.read(str(NOTEBOOK_DIR / f"{stem}.ipynb"), as_version=4)
 
@@ -189,24 +182,8 @@ def test_runner_reports_each_notebook_and_keeps_going(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "b-fails.ipynb").exists()
 
 
-MISSING = {
-    "01-demand-forecast": [("forecasting.reporting.fanchart", "plot_forecast (fan chart)")],
-    "04-case-level-data": [("forecasting.reporting.fanchart", "plot_forecast (fan chart)"),
-                           ("forecasting.models.prophet_model", "the 'prophet' model (monthly "
-                            "term-time seasonality)")],
-}
-
-
-def _marks(stem: str) -> list[pytest.MarkDecorator]:
-    missing = [what for module, what in MISSING.get(stem, []) if not _landed(module)]
-    marks = [pytest.mark.slow]
-    if missing:
-        marks.append(pytest.mark.xfail(
-            reason="not landed yet in the package: " + "; ".join(missing), strict=False))
-    return marks
-
-
-@pytest.mark.parametrize("stem", [pytest.param(s, marks=_marks(s)) for s in STEMS])
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", STEMS)
 def test_notebook_runs_with_small_parameters(stem: str, tmp_path: Path) -> None:
     params = dict(SMALL_PARAMETERS[stem])
     if stem == "03-budget-paper":
