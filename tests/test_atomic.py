@@ -173,10 +173,6 @@ def _fail_rename_into(target: Path, real: Callable[..., Any]) -> Callable[..., A
     return rename
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "forecasting.reporting.outputs.atomic_output_dir(overwrite=True): when renaming the new "
-    "folder onto the target fails after the old report was moved to .<name>.old-*, the old "
-    "report is not moved back: the target disappears and the .old-* folder is left behind"))
 def test_report_failed_swap_keeps_the_previous_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, close_figures: None
 ) -> None:
