@@ -110,8 +110,7 @@ def test_synthetic_file_name_stays_inside_the_output_folder(
     written = sorted(p.name for p in out.iterdir())
     assert written == ["escaped_case_extract_synthetic.csv",
                        "escaped_case_extract_synthetic.meta.json"]
-    assert not any(tmp_path.rglob("escaped*.csv")) or all(
-        p.parent == out for p in tmp_path.rglob("escaped*"))
+    assert {p.parent for p in tmp_path.rglob("escaped*")} == {out}
 
 
 @pytest.mark.parametrize("loader", ["capacity", "scenarios", "batch"])
