@@ -66,10 +66,13 @@ def test_calendar_dates_must_increase() -> None:
 
 def test_network_routing_matches_probabilities() -> None:
     cfg = capacity_config({"staff": {"ep": POOL, "caseworker": POOL},
-                           "pipeline": {"p_refused": 0.25, "p_not_issued": 0.1}})
+                           "pipeline": {"p_refused": 0.25, "p_not_issued": 0.1,
+                                        "reviews": {"ep_share": 0.2}}})
     net = build_network(cfg.pipeline)
-    visits = net.visit_ratios([1, 0, 0, 0, 0])
-    assert visits.tolist() == pytest.approx([1.0, 0.75, 0.75, 0.675, 0.0])
+    visits = net.visit_ratios([1, 0, 0, 0, 0, 0])
+    assert visits.tolist() == pytest.approx([1.0, 0.75, 0.75, 0.675, 0.0, 0.0])
+    review = net.visit_ratios([0, 0, 0, 0, 1, 0])
+    assert review.tolist() == pytest.approx([0, 0, 0, 0, 1.0, 0.2])
     work = mean_work_per_request(cfg.pipeline)
     assert work["ep"] == pytest.approx(0.75 * 10.5)
 

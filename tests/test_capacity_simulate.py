@@ -180,3 +180,17 @@ def test_relief_includes_the_shortfall_of_hours_when_overloaded() -> None:
     assert value(short, "ep", "shortfall_hours_per_week") > 0
     assert value(ample, "ep", "shortfall_hours_per_week") == 0
     assert value(short, "ep", "relief_fte") > value(ample, "ep", "relief_fte")
+
+
+def test_reviews_needing_ep_time_use_the_ep_pool() -> None:
+    data = small(requests=0.0, stock=300.0).model_dump(mode="json")
+    data["pipeline"]["reviews"]["ep_share"] = 1.0
+    data["demand"]["initial"]["reviews_overdue"] = 0
+    res = run(capacity_config(data))
+    w = res.weekly
+    check_conservation(w)
+    assert w["requests"].sum() == 0
+    assert w["completed_review_ep"].sum() > 0
+    assert w["ep_hours_used"].sum() > 0
+    # Every review finished went through the EP stage.
+    assert w["completed_review_ep"].sum() == w["reviews_done"].sum()

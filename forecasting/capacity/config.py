@@ -92,6 +92,7 @@ class WorkHours(_Model):
     draft: Distribution = Distribution(mean=6.0, cv=0.5)
     final: Distribution = Distribution(mean=2.5, cv=0.5)
     review: Distribution = Distribution(mean=3.0, cv=0.6)
+    review_ep: Distribution = Distribution(mean=7.0, cv=0.5)
 
 
 class AdviceDelays(_Model):
@@ -124,12 +125,17 @@ class ComplexityGroup(_Model):
 
 
 class ReviewRules(_Model):
-    """Annual reviews of plans in the stock."""
+    """Annual reviews of plans in the stock.
+
+    ``ep_share`` of reviews also need EP time (``work_hours.review_ep``) after the caseworker's
+    part, e.g. when needs have changed.
+    """
 
     interval_months: float = Field(default=12.0, gt=0, le=24)
     under5_share: float = Field(default=0.05, ge=0.0, le=1.0)
     under5_interval_months: float = Field(default=6.0, gt=0, le=12)
     decision_weeks: float = Field(default=4.0, gt=0, le=52)
+    ep_share: float = Field(default=0.0, ge=0.0, le=1.0)
     phase_transfer_share: float = Field(default=0.15, ge=0.0, le=1.0)
     phase_transfer_deadline: str = Field(default="02-15", pattern=r"^\d\d-\d\d$")
     phase_transfer_window_weeks: float = Field(default=20.0, gt=0, le=52)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.capacity.config import CapacityConfig
-from forecasting.capacity.ehcp import POOLS, mean_work_per_request
+from forecasting.capacity.ehcp import POOLS, mean_work_per_request, work_per_review
 
 __all__ = [
     "DIAGNOSTIC_COLUMNS",
@@ -83,14 +83,12 @@ def offered_load(weekly: pd.DataFrame, config: CapacityConfig) -> pd.DataFrame:
     utilisation`` (``year`` 1 = the first 52 weeks).
     """
     per_request = mean_work_per_request(config.pipeline)
-    review_hours = config.pipeline.work_hours.review.mean
+    per_review = work_per_review(config.pipeline)
     year = _year_index(weekly)
     n_paths = weekly["path"].nunique()
     rows = []
     for pool in POOLS:
-        demand = weekly["requests"] * per_request[pool]
-        if pool == "caseworker":
-            demand = demand + weekly["reviews_due"] * review_hours
+        demand = weekly["requests"] * per_request[pool] + weekly["reviews_due"] * per_review[pool]
         grouped = pd.DataFrame({
             "year": year, "demand": demand, "available": weekly[f"{pool}_hours_available"],
             "used": weekly[f"{pool}_hours_used"],
@@ -197,12 +195,11 @@ def run_diagnostics(
     # (demand hours over available hours, mean over paths) during it, so the list stops growing.
     window = weekly[weekly["week"] < clear_weeks]
     n_weeks = max(window["week"].nunique(), 1) * max(window["path"].nunique(), 1)
-    review_hours = config.pipeline.work_hours.review.mean
+    per_review = work_per_review(config.pipeline)
     for pool in POOLS:
         p = getattr(config.staff, pool)
         demand_h = float((window["requests"] * per_request[pool]).sum())
-        if pool == "caseworker":
-            demand_h += float(window["reviews_due"].sum()) * review_hours
+        demand_h += float(window["reviews_due"].sum()) * per_review[pool]
         avail_h = float(window[f"{pool}_hours_available"].sum())
         gap = relief_capacity(0.0, 0.0, 1.0, demand_h / n_weeks, avail_h / n_weeks)
         hours = relief * per_request[pool] + gap
@@ -211,9 +208,10 @@ def run_diagnostics(
         add(pool, period, "relief_fte", hours / (p.hours_per_fte_day() * 7), "FTE")
 
     messages = []
-    queue_cols = {"ep": ["queue_advice"],
+    queue_cols = {"ep": ["queue_advice", "queue_review_ep"],
                   "caseworker": ["queue_decision", "queue_draft", "queue_final", "queue_review"]}
-    arrivals_per_week = {"ep": demand_week * (1 - config.pipeline.p_refused),
+    arrivals_per_week = {"ep": demand_week * (1 - config.pipeline.p_refused)
+                         + float(weekly["reviews_due"].mean()) * config.pipeline.reviews.ep_share,
                          "caseworker": demand_week + float(weekly["reviews_due"].mean())}
     for pool in POOLS:
         sub = load[load["pool"] == pool].reset_index(drop=True)

@@ -10,7 +10,9 @@ Stages (pool in brackets)::
         |
     final (caseworker; the 15-day comment period as a parallel delay) --> exit "issued"
 
-    review (caseworker) --> exit "reviewed"          (annual reviews of plans in the stock)
+    review (caseworker) --reviews.ep_share--> review_ep (EP) --> exit "reviewed"
+        |                                     (annual reviews of plans in the stock)
+        +--> exit "reviewed"
 
 Case classes: 0 = new request for assessment, 1 = annual review. The whole-case deadline is
 20 weeks from the request (4 weeks from the review meeting, or 15 February for phase transfers).
@@ -30,16 +32,20 @@ __all__ = [
     "EXITS",
     "NEW_STAGES",
     "POOLS",
+    "REVIEW_STAGES",
     "STAGES",
     "build_network",
     "mean_work_per_request",
+    "work_per_review",
     "to_dist",
 ]
 
 #: Stage names, in network order.
-STAGES = ("decision", "advice", "draft", "final", "review")
+STAGES = ("decision", "advice", "draft", "final", "review", "review_ep")
 #: The stages of a new request (the assessment backlog).
 NEW_STAGES = ("decision", "advice", "draft", "final")
+#: The stages of an annual review.
+REVIEW_STAGES = ("review", "review_ep")
 #: Exit names, in network order.
 EXITS = ("refused", "not_issued", "issued", "reviewed")
 #: Pool names, in network order (the keys of the ``staff`` config section).
@@ -79,9 +85,9 @@ def build_network(pipeline: PipelineConfig) -> Network:
     --------
     >>> net = build_network(PipelineConfig(p_refused=0.2, p_not_issued=0.1))
     >>> net.stage_names
-    ('decision', 'advice', 'draft', 'final', 'review')
-    >>> net.visit_ratios([1, 0, 0, 0, 0]).round(2).tolist()
-    [1.0, 0.8, 0.8, 0.72, 0.0]
+    ('decision', 'advice', 'draft', 'final', 'review', 'review_ep')
+    >>> net.visit_ratios([1, 0, 0, 0, 0, 0]).round(2).tolist()
+    [1.0, 0.8, 0.8, 0.72, 0.0, 0.0]
     """
     w = pipeline.work_hours
     policy = _POLICY[pipeline.queue.policy]
@@ -103,6 +109,7 @@ def build_network(pipeline: PipelineConfig) -> Network:
         Stage("final", "caseworker", to_dist(w.final, "pipeline.work_hours.final"),
               parallel=(comment,) if pipeline.comment_period_days > 0 else ()),
         Stage("review", "caseworker", to_dist(w.review, "pipeline.work_hours.review")),
+        Stage("review_ep", "ep", to_dist(w.review_ep, "pipeline.work_hours.review_ep")),
     )
     n = len(STAGES)
     r = np.zeros((n, n + len(EXITS)))
@@ -113,7 +120,9 @@ def build_network(pipeline: PipelineConfig) -> Network:
     r[s("draft"), e("not_issued")] = pipeline.p_not_issued
     r[s("draft"), s("final")] = 1.0 - pipeline.p_not_issued
     r[s("final"), e("issued")] = 1.0
-    r[s("review"), e("reviewed")] = 1.0
+    r[s("review"), s("review_ep")] = pipeline.reviews.ep_share
+    r[s("review"), e("reviewed")] = 1.0 - pipeline.reviews.ep_share
+    r[s("review_ep"), e("reviewed")] = 1.0
     return Network(stages=stages, pools=pools, exits=EXITS, routing=r)
 
 
@@ -126,10 +135,23 @@ def mean_work_per_request(pipeline: PipelineConfig) -> dict[str, float]:
     10.5
     """
     net = build_network(pipeline)
-    visits = net.visit_ratios([1.0, 0, 0, 0, 0])
+    visits = net.visit_ratios([1.0 if name == "decision" else 0.0 for name in STAGES])
     mult = sum(g.share * g.work_multiplier for g in pipeline.complexity)
     out = dict.fromkeys(POOLS, 0.0)
     for i, stage in enumerate(net.stages):
-        if stage.pool is not None and stage.name != "review":
+        if stage.pool is not None and stage.name not in REVIEW_STAGES:
             out[stage.pool] += float(visits[i] * stage.work.mean_value * mult)
     return out
+
+
+def work_per_review(pipeline: PipelineConfig) -> dict[str, float]:
+    """Expected work hours per annual review, by pool.
+
+    Examples
+    --------
+    >>> from forecasting.capacity.config import ReviewRules
+    >>> work_per_review(PipelineConfig(reviews=ReviewRules(ep_share=0.5)))
+    {'ep': 3.5, 'caseworker': 3.0}
+    """
+    w = pipeline.work_hours
+    return {"ep": pipeline.reviews.ep_share * w.review_ep.mean, "caseworker": w.review.mean}

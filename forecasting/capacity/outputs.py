@@ -29,7 +29,15 @@ import pandas as pd
 
 from forecasting.capacity.config import CapacityConfig
 from forecasting.capacity.demand import ORIGINS, CaseArrays
-from forecasting.capacity.ehcp import CLASS_NEW, CLASS_REVIEW, EXITS, NEW_STAGES, POOLS, STAGES
+from forecasting.capacity.ehcp import (
+    CLASS_NEW,
+    CLASS_REVIEW,
+    EXITS,
+    NEW_STAGES,
+    POOLS,
+    REVIEW_STAGES,
+    STAGES,
+)
 from forecasting.capacity.engine import SimResult
 from forecasting.capacity.staff import PoolStaffing
 
@@ -118,10 +126,11 @@ def weekly_frame(
     out["plans_within_20wk_ex"] = num
     with np.errstate(invalid="ignore", divide="ignore"):
         out["pct_within_20wk"] = np.where(den > 0, 100.0 * num / np.maximum(den, 1), np.nan)
-    r = STAGES.index("review")
+    rev_idx = [STAGES.index(s) for s in REVIEW_STAGES]
+    rev = result.in_stage[:, rev_idx, :, :].sum(axis=1)  # path, band, week
     out["reviews_done"] = result.exits[:, EXITS.index("reviewed"), :]
-    out["reviews_open"] = result.in_stage[:, r, :, :].sum(axis=1)
-    out["reviews_overdue"] = result.in_stage[:, r, 1:, :].sum(axis=1)
+    out["reviews_open"] = rev.sum(axis=1)
+    out["reviews_overdue"] = rev[:, 1:, :].sum(axis=1)
 
     cost = np.zeros((n_paths, n_weeks))
     for q, pool_name in enumerate(POOLS):
