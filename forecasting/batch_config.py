@@ -66,6 +66,8 @@ class ScenarioSettings(BaseModel):
     names: tuple[str, ...] | None = None
     n_paths: int = Field(default=1000, ge=1, le=100_000)
     demand_measure: str = "requests_received"
+    #: Demand paths are capped at this multiple of the LA's latest figure (explosive tails).
+    max_demand_ratio: float = Field(default=4.0, gt=1.0, le=100.0)
 
 
 class BatchConfig(BaseModel):

@@ -54,7 +54,7 @@ PRELOAD = ("forecasting.forecast", "forecasting.backtest", "forecasting.persist"
 SCENARIO_METRICS = (
     "backlog_start", "backlog_end", "backlog_end_p10", "backlog_end_p90", "backlog_growth",
     "open_new_end", "pct_within_20wk_last_year", "pct_within_20wk_last_year_p10",
-    "reviews_overdue_end", "cost_gbp_total", "n_paths",
+    "reviews_overdue_end", "cost_gbp_total", "n_paths", "demand_capped_share",
 )
 
 
@@ -132,9 +132,26 @@ def current_las(panel: pd.DataFrame) -> list[str]:
     return sorted(last.index[last == last.max()].astype(str))
 
 
-def _history(data: pd.DataFrame, measure: str) -> pd.DataFrame:
+def _history(
+    data: pd.DataFrame, measure: str, notes: list[str] | None = None
+) -> pd.DataFrame:
+    """One measure's years with a figure; after a missing year, only the years since it.
+
+    The models need consecutive years. A year DfE did not publish (e.g. Leicester's 2023
+    requests) splits the series; the latest unbroken run is used and ``notes`` says so.
+    """
     rows = data[(data["measure"] == measure) & data["y"].notna()]
-    return rows[["unique_id", "ds", "y"]].sort_values("ds").reset_index(drop=True)
+    hist = rows[["unique_id", "ds", "y"]].sort_values("ds").reset_index(drop=True)
+    step = hist["ds"].diff()
+    breaks = step.index[step.notna() & (step != 1)]
+    if len(breaks):
+        start = int(breaks[-1])
+        if notes is not None:
+            notes.append(f"{measure}: no figure for {int(hist['ds'][start - 1]) + 1}"
+                         f"-{int(hist['ds'][start]) - 1}; used {int(hist['ds'][start])}"
+                         f"-{int(hist['ds'].iloc[-1])} only")
+        hist = hist.iloc[start:].reset_index(drop=True)
+    return hist
 
 
 def la_task(inp: LaInput) -> LaResult:
@@ -160,14 +177,15 @@ def la_task(inp: LaInput) -> LaResult:
 
     fp, bp = inp.params["forecast"], inp.params["backtest"]
     levels = tuple(fp["level"])
-    forecasts, scores, models, missing = [], [], {}, []
+    forecasts, scores, models, missing, notes = [], [], {}, [], []
     # CPU seconds per phase (not wall time), so they say what the work costs on any machine
     # however busy it is: the batch benchmark projects cluster sizes from them.
     timings = {"forecast": 0.0, "backtest": 0.0, "scenarios": 0.0}
     for measure in fp["measures"]:
-        hist = _history(inp.data, measure)
+        hist = _history(inp.data, measure, notes)
         if hist.empty:
-            continue  # the LA does not report this measure (e.g. a new LA): nothing to forecast
+            notes.append(f"{measure}: no figures, not forecast")
+            continue
         t0 = time.process_time()
         for name, est in fit_with_fallback(hist, fp["model"]):
             forecasts.append(est.predict(fp["horizon"], levels).assign(model=name,
@@ -198,10 +216,11 @@ def la_task(inp: LaInput) -> LaResult:
     sp = inp.params.get("scenarios") or {}
     if inp.level == "la" and inp.params.get("scenario_yaml"):
         t2 = time.process_time()
-        tables["scenario_summaries"] = _scenarios(inp, sp, fp["model"])
+        tables["scenario_summaries"] = _scenarios(inp, sp, fp["model"], notes)
         timings["scenarios"] = time.process_time() - t2
     result = LaResult(inp.la, tables, la_name=inp.la_name, level=inp.level)
-    result.extras.update(models=models, unsaved_models=missing, timings=timings)
+    result.extras.update(models=models, unsaved_models=missing, timings=timings,
+                         notes=list(dict.fromkeys(notes)))
     return result
 
 
@@ -244,7 +263,7 @@ def _latest(data: pd.DataFrame, measure: str) -> float | None:
     return None if rows.empty else float(rows["y"].iloc[-1])
 
 
-def _scenarios(inp: LaInput, sp: dict[str, Any], model: str) -> pd.DataFrame:
+def _scenarios(inp: LaInput, sp: dict[str, Any], model: str, notes: list[str]) -> pd.DataFrame:
     from forecasting.capacity.simulate import simulate_capacity
     from forecasting.forecast import simulate
     from forecasting.scenarios import apply_request_changes
@@ -261,14 +280,27 @@ def _scenarios(inp: LaInput, sp: dict[str, Any], model: str) -> pd.DataFrame:
     sim = sset.baseline.capacity.simulation
     last_sim_year = (pd.Timestamp(sim.start) + pd.Timedelta(days=sim.horizon_days)).year
     paths = []
+    ratio = float(sp.get("max_demand_ratio", 4.0))
+    capped = 0.0
     for k, measure in enumerate((sp.get("demand_measure", "requests_received"), "stock_plans")):
-        hist = _history(inp.data, measure)
+        hist = _history(inp.data, measure, notes)
         h = last_sim_year - int(hist["ds"].max())
         if h < 1:
             continue
         seed = int(np.random.SeedSequence([inp.seed, k]).generate_state(1)[0])
         p = simulate(hist, h=h, n_paths=n_paths, seed=seed, model=model)
+        # A log-scale model's paths can explode (1e11 x the last figure has been seen); the
+        # simulator would try to create that many cases. Cap each year at ratio x the latest
+        # figure and report the share of capped path-years.
+        cap = ratio * float(hist["y"].iloc[-1])
+        over = p["y"] > cap
+        if k == 0:
+            capped = float(over.mean())
+        p["y"] = p["y"].where(~over, cap)
         paths.append(p.assign(measure="requests_received" if k == 0 else "stock_plans"))
+    if capped:
+        notes.append(f"{100 * capped:.1f}% of demand path-years capped at {ratio:g} x the "
+                     "latest requests")
     demand = pd.concat(paths, ignore_index=True) if paths else None
     if demand is not None:
         # Scenario request changes work on dated periods; a year is the period from 1 January.
@@ -286,7 +318,7 @@ def _scenarios(inp: LaInput, sp: dict[str, Any], model: str) -> pd.DataFrame:
             # Load warnings (a queue that explodes) are part of the answer, not a failure.
             warnings.simplefilter("ignore")
             res = simulate_capacity(cap, dp, n_paths=n_paths, seed=inp.seed, scenario=name)
-        summary = summarise_weekly(res.weekly)
+        summary = {**summarise_weekly(res.weekly), "demand_capped_share": capped}
         rows += [{"scenario": name, "metric": m, "value": v} for m, v in summary.items()]
     return pd.DataFrame(rows)
 

@@ -6,7 +6,8 @@ One file (``data/ehcp_runs.duckdb`` by default, git-ignored) holds five tables:
     one row per batch run: its quarter, the checksums of the data release and the config, the
     code version, when it started and finished, how long it took and its status.
 ``tasks``
-    one row per (run, LA): status (``done`` or ``failed``), the error of a failed LA, timings
+    one row per (run, LA): status (``done`` or ``failed``), the error of a failed LA, notes
+    (e.g. a year missing from the data, capped demand paths), timings
     (wall seconds, and seconds per phase as JSON, e.g. forecast / backtest / scenarios).
 ``forecasts``
     the point forecasts and 80%/95% intervals of every series of every LA.
@@ -68,6 +69,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "level": "VARCHAR",
         "status": "VARCHAR NOT NULL",
         "error": "VARCHAR",
+        "notes": "VARCHAR",
         "started": "TIMESTAMP",
         "finished": "TIMESTAMP",
         "seconds": "DOUBLE",
@@ -376,10 +378,11 @@ class RunStore:
                     finally:
                         con.unregister("_rows")
             con.execute(
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, result.la, result.la_name, result.level,
-                 "done" if result.ok else "failed",
-                 result.error, started, finished, float(result.seconds), timings],
+                 "done" if result.ok else "failed", result.error,
+                 "; ".join(result.extras.get("notes") or []) or None,
+                 started, finished, float(result.seconds), timings],
             )
 
     @staticmethod

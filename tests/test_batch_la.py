@@ -139,3 +139,14 @@ def test_scenarios_are_simulated_for_las_only(panel: pd.DataFrame) -> None:
     assert (wide["n_paths"] == 4).all()
     # Same seed, same demand: extra EPs cannot make the end backlog worse on average here.
     assert wide.loc["extra_2_eps", "backlog_end"] <= wide.loc["baseline", "backlog_end"] + 1e-9
+
+
+def test_missing_year_uses_latest_unbroken_run_and_says_so(panel: pd.DataFrame) -> None:
+    cfg = BatchConfig(include_national=False, **CHEAP)
+    (inp,) = make_inputs(panel, cfg, [YORK])
+    gap = inp.data[~((inp.data["measure"] == "requests_received") & (inp.data["ds"] == 2020))]
+    result = la_task(type(inp)(inp.la, gap, inp.params, inp.seed, inp.la_name))
+    assert result.extras["notes"] == [
+        "requests_received: no figure for 2020-2020; used 2021-2024 only"]
+    fc = result.tables["forecasts"]
+    assert (fc["measure"] == "requests_received").sum() == 3
