@@ -177,7 +177,11 @@ def la_task(inp: LaInput) -> LaResult:
 
     fp, bp = inp.params["forecast"], inp.params["backtest"]
     levels = tuple(fp["level"])
-    forecasts, scores, models, missing, notes = [], [], {}, [], []
+    forecasts: list[pd.DataFrame] = []
+    scores: list[pd.DataFrame] = []
+    models: dict[str, Any] = {}
+    missing: list[str] = []
+    notes: list[str] = []
     # CPU seconds per phase (not wall time), so they say what the work costs on any machine
     # however busy it is: the batch benchmark projects cluster sizes from them.
     timings = {"forecast": 0.0, "backtest": 0.0, "scenarios": 0.0}
