@@ -19,17 +19,11 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import multiprocessing as mp
-import os
 import subprocess
-import sys
 import time
 import traceback
-import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,116 +185,6 @@ def _failed(inp: LaInput, reason: str) -> LaResult:
     return LaResult(inp.la, la_name=inp.la_name, level=inp.level, error=reason)
 
 
-# -- executors: each yields (input, result) as tasks finish -----------------------------------
-def _serial(task: TaskFn, inputs: Sequence[LaInput]) -> Iterator[tuple[LaInput, LaResult]]:
-    for inp in inputs:
-        yield inp, call_task(task, inp)
-
-
-def _init_worker(threads: int) -> None:
-    # Each worker is one of several processes: numba's parallel loops (the capacity simulator)
-    # get a share of the cores, not all of them, so workers do not fight over cores.
-    try:
-        import numba
-
-        numba.set_num_threads(max(1, min(threads, getattr(numba.config, "NUMBA_NUM_THREADS", 1))))
-    except ImportError:  # pragma: no cover - numba is a dependency
-        pass
-
-
-def _pool(
-    task: TaskFn, inputs: Sequence[LaInput], workers: int
-) -> Iterator[tuple[LaInput, LaResult]]:
-    # forkserver: workers fork from a clean server, not from this process, which holds DuckDB's
-    # threads and a rich progress thread (forking those is unsafe).
-    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.get_context(method)
-    if method == "forkserver":
-        # Workers fork from a server that has already imported the task's modules, so each
-        # worker starts in milliseconds instead of importing pandas, scipy, numba... again. A
-        # task module may list its heavy lazy imports in PRELOAD. (No effect once the server
-        # runs: it keeps the modules it started with.)
-        module = sys.modules.get(task.__module__)
-        preload = [task.__module__, *getattr(module, "PRELOAD", ())]
-        ctx.set_forkserver_preload([m for m in preload if m != "__main__"])
-    pending: list[LaInput] = []
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(threads,)) as pool:
-        futures = {pool.submit(call_task, task, inp): inp for inp in inputs}
-        try:
-            for fut in as_completed(futures):
-                inp = futures[fut]
-                try:
-                    result = fut.result()
-                except BrokenProcessPool:
-                    pending.append(inp)
-                    continue
-                except Exception as err:  # e.g. a result that cannot be unpickled
-                    result = _failed(inp, f"{type(err).__name__}: {err}")
-                yield inp, result
-        finally:
-            for fut in futures:
-                fut.cancel()
-    # A worker died (killed, out of memory, a crash in C code) and took the pool down with every
-    # task in flight. We cannot tell which LA did it, so each unfinished one runs again alone:
-    # the culprit fails with a reason and the others still get done.
-    for inp in sorted(pending, key=lambda i: i.la):
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(threads,)) as solo:
-            try:
-                result = solo.submit(call_task, task, inp).result()
-            except BrokenProcessPool:
-                result = _failed(inp, "its worker process died (killed, out of memory or a crash)")
-            except Exception as err:
-                result = _failed(inp, f"{type(err).__name__}: {err}")
-        yield inp, result
-
-
-def _dask(
-    task: TaskFn, inputs: Sequence[LaInput], scheduler: Any
-) -> Iterator[tuple[LaInput, LaResult]]:
-    from distributed import Client
-    from distributed import as_completed as dask_completed
-
-    try:
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout=20)
-    except OSError as err:
-        raise EhcpError(
-            f"cannot reach the Dask scheduler at {scheduler} ({err})",
-            field="--scheduler",
-            fix="start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
-                "or leave --scheduler out to use local cores",
-        ) from None
-    # The workers need this package installed (same version): they import the task by name.
-    own = client is not scheduler
-    try:
-        futures = {
-            client.submit(call_task, task, inp, pure=False,
-                          key=f"la-{inp.la}-{uuid.uuid4().hex[:12]}"): inp
-            for inp in inputs
-        }
-        for fut in dask_completed(list(futures)):
-            inp = futures[fut]
-            try:
-                yield inp, fut.result()
-            except Exception as err:  # a worker lost mid-task, a result that will not transfer
-                yield inp, _failed(inp, f"{type(err).__name__}: {err}")
-    finally:
-        if own:
-            client.close()
-
-
-def _results(
-    task: TaskFn, inputs: Sequence[LaInput], workers: int, scheduler: Any
-) -> Iterator[tuple[LaInput, LaResult]]:
-    if scheduler is not None:
-        return _dask(task, inputs, scheduler)
-    if workers <= 1 or len(inputs) <= 1:
-        return _serial(task, inputs)
-    return _pool(task, inputs, min(workers, len(inputs)))
-
-
 # -- the batch ---------------------------------------------------------------------------------
 def _new_run_id(quarter: str, checksum: str) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
@@ -432,10 +316,13 @@ def run_batch(
                          skipped=[inp.la for inp in inputs if inp.la in done_before])
     la_dir = None if out_dir is None else Path(out_dir) / rid
     model_dir = None if models_dir is None else Path(models_dir) / rid
-    bar = _Progress(progress, total=n_total, completed=n_total - len(todo), run_id=rid)
+    # Imported here: the executors import this module's task wrapper.
+    from forecasting.batch_exec import Progress, results
+
+    bar = Progress(progress, total=n_total, completed=n_total - len(todo), run_id=rid)
     try:
         with bar:
-            for inp, result in _results(task, todo, workers, scheduler):
+            for inp, result in results(task, todo, workers, scheduler):
                 began = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(
                     seconds=result.seconds)
                 if result.ok:
@@ -490,44 +377,3 @@ def write_la_files(result: LaResult, out_dir: Path | None, models_dir: Path | No
         # A model holding something that cannot be stored without pickle: say which, and why.
         (models_dir / la).mkdir(parents=True, exist_ok=True)
         (models_dir / la / "UNSAVED.txt").write_text("\n".join(unsaved) + "\n", encoding="utf-8")
-
-
-class _Progress:
-    """A rich progress bar with an ETA, or nothing when disabled."""
-
-    def __init__(self, enabled: bool, *, total: int, completed: int, run_id: str) -> None:
-        self.enabled = enabled
-        self.failed = 0
-        if not enabled:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TextColumn("ETA"),
-            TimeRemainingColumn(),
-        )
-        self.task = self.progress.add_task(run_id, total=total, completed=completed, last="")
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.progress.stop()
-
-    def advance(self, name: str, *, ok: bool) -> None:
-        if not self.enabled:
-            return
-        self.failed += not ok
-        note = f"{name}" + (f" [red]({self.failed} failed)[/red]" if self.failed else "")
-        self.progress.update(self.task, advance=1, last=note)
