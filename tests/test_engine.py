@@ -269,7 +269,7 @@ def test_run_input_validation() -> None:
 
 
 def test_time_order_is_a_stable_argsort() -> None:
-    from forecasting.capacity.engine_kernel import _time_order
+    from forecasting.capacity.engine_heaps import time_order
 
     rng = np.random.default_rng(1)
     cases = [rng.uniform(0, 1825, 5000), np.round(rng.uniform(-50, 50, 2000)), np.zeros(7),
@@ -277,5 +277,5 @@ def test_time_order_is_a_stable_argsort() -> None:
              np.concatenate([-1e-6 * rng.permutation(3000), [1e6]])]  # bunched: fallback
     for t in cases:
         order = np.empty(len(t), np.int64)
-        _time_order(t, order, np.empty(len(t), np.int64))
+        time_order(t, order, np.empty(len(t), np.int64))
         np.testing.assert_array_equal(order, np.argsort(t, kind="stable"))

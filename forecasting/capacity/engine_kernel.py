@@ -3,8 +3,9 @@
 One path is simulated by :func:`sim_path` with a binary heap of pending events (work done,
 stage end, daily capacity check) merged with the time-sorted arrivals; each pool keeps its own
 binary heap of waiting jobs ordered by (stage priority and class rank, policy key, join order).
-No Python objects are created per event. :func:`run_paths` runs a block of paths without the GIL, so the caller can run blocks on
-several threads (cheaper to compile than numba ``parallel=True``).
+No Python objects are created per event. :func:`run_paths` runs a block of paths without the
+GIL, so the caller can run blocks on several threads (cheaper to compile than numba
+``parallel=True``).
 
 Weekly "at week end" counts are accumulated as difference arrays over each case's time in a
 stage (O(bands) per case-stage visit), so they cost nothing per week.
@@ -18,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from forecasting.capacity.distributions import draw, stream, uniform
+from forecasting.capacity.engine_heaps import ev_pop, ev_push, q_pop, q_push, time_order
 
 __all__ = ["run_paths", "scratch", "sim_path"]
 
@@ -29,122 +31,6 @@ _WAITING = 1
 _SERVICE = 2
 _DELAY = 3
 _EXITED = 4
-
-
-# --- event heap: 4-ary min-heap of (time, payload), payload = id * 4 + type -----------------------
-# A 4-ary heap with a moving "hole" (no swaps) halves the levels touched per operation; ties in
-# time are broken by payload so the order never depends on insertion history.
-
-@njit(cache=True, inline="always")
-def _ev_lt(t1, p1, t2, p2):
-    return t1 < t2 or (t1 == t2 and p1 < p2)
-
-
-@njit(cache=True)
-def _ev_push(ht, hp, n, t, payload):
-    i = n
-    while i > 0:
-        parent = (i - 1) >> 2
-        if _ev_lt(t, payload, ht[parent], hp[parent]):
-            ht[i] = ht[parent]
-            hp[i] = hp[parent]
-            i = parent
-        else:
-            break
-    ht[i] = t
-    hp[i] = payload
-    return n + 1
-
-
-@njit(cache=True)
-def _ev_pop(ht, hp, n):
-    """Remove the head (read ``ht[0]``, ``hp[0]`` first); return the new size."""
-    n -= 1
-    t = ht[n]
-    p = hp[n]
-    i = 0
-    while True:
-        first = 4 * i + 1
-        if first >= n:
-            break
-        best = first
-        last = first + 4 if first + 4 < n else n
-        for j in range(first + 1, last):
-            if _ev_lt(ht[j], hp[j], ht[best], hp[best]):
-                best = j
-        if _ev_lt(ht[best], hp[best], t, p):
-            ht[i] = ht[best]
-            hp[i] = hp[best]
-            i = best
-        else:
-            break
-    ht[i] = t
-    hp[i] = p
-    return n
-
-
-# --- pool queues: one binary heap per pool (row q of 2-D arrays), ordered by (k1, k2, seq) -------
-
-@njit(cache=True, inline="always")
-def _q_lt(a1, a2, as_, b1, b2, bs):
-    if a1 != b1:
-        return a1 < b1
-    if a2 != b2:
-        return a2 < b2
-    return as_ < bs
-
-
-@njit(cache=True)
-def _q_push(k1, k2, sq, qc, q, n, a, b, seq, case):
-    i = n
-    while i > 0:
-        parent = (i - 1) >> 1
-        if _q_lt(a, b, seq, k1[q, parent], k2[q, parent], sq[q, parent]):
-            k1[q, i] = k1[q, parent]
-            k2[q, i] = k2[q, parent]
-            sq[q, i] = sq[q, parent]
-            qc[q, i] = qc[q, parent]
-            i = parent
-        else:
-            break
-    k1[q, i] = a
-    k2[q, i] = b
-    sq[q, i] = seq
-    qc[q, i] = case
-
-
-@njit(cache=True)
-def _q_pop(k1, k2, sq, qc, q, n):
-    """Remove the head of queue ``q`` of size ``n``; return the case."""
-    case = qc[q, 0]
-    n -= 1
-    a = k1[q, n]
-    b = k2[q, n]
-    sn = sq[q, n]
-    cn = qc[q, n]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= n:
-            break
-        best = left
-        right = left + 1
-        if right < n and _q_lt(k1[q, right], k2[q, right], sq[q, right],
-                               k1[q, left], k2[q, left], sq[q, left]):
-            best = right
-        if _q_lt(k1[q, best], k2[q, best], sq[q, best], a, b, sn):
-            k1[q, i] = k1[q, best]
-            k2[q, i] = k2[q, best]
-            sq[q, i] = sq[q, best]
-            qc[q, i] = qc[q, best]
-            i = best
-        else:
-            break
-    k1[q, i] = a
-    k2[q, i] = b
-    sq[q, i] = sn
-    qc[q, i] = cn
-    return case
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -264,51 +150,6 @@ def _grow_rows(arr, n):
 
 
 @njit(cache=True)
-def _time_order(t, order, key):
-    """Stable argsort of ``t`` into ``order`` in O(n) for spread-out times.
-
-    A counting sort on ``n`` equal-width time buckets (stable), then an insertion sort, which
-    only has to fix the few inversions inside buckets (with a merge-sort fallback when times
-    are bunched). ``key`` is scratch of length ``n``.
-    """
-    n = t.shape[0]
-    lo = t[0]
-    hi = t[0]
-    for i in range(n):
-        if t[i] < lo:
-            lo = t[i]
-        if t[i] > hi:
-            hi = t[i]
-    scale = n / (hi - lo) if hi > lo else 0.0
-    counts = np.zeros(n + 1, np.int64)
-    for i in range(n):
-        k = int((t[i] - lo) * scale)
-        if k >= n:
-            k = n - 1
-        key[i] = k
-        counts[k + 1] += 1
-    for k in range(n):
-        counts[k + 1] += counts[k]
-    for i in range(n):
-        order[counts[key[i]]] = i
-        counts[key[i]] += 1
-    moves = 0
-    for i in range(1, n):
-        o = order[i]
-        v = t[o]
-        j = i - 1
-        while j >= 0 and t[order[j]] > v:
-            order[j + 1] = order[j]
-            j -= 1
-        order[j + 1] = o
-        moves += i - 1 - j
-        if moves > 16 * n:
-            # Times bunched into few buckets: fall back to a merge sort (also stable).
-            order[:] = np.argsort(t, kind="mergesort")
-            return
-
-
-@njit(cache=True)
 def scratch(n, n_pools):
     """Scratch buffers for :func:`sim_path` for paths of up to ``n`` cases."""
     m = max(n, 1)
@@ -358,7 +199,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         for c in range(n):
             order[c] = c
     else:
-        _time_order(t_in, order, ints[3, :n])
+        time_order(t_in, order, ints[3, :n])
     t_arr = fs[0, :n]
     mult = fs[1, :n]
     dl = fs[2, :n]
@@ -419,7 +260,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         disp0 = -1
         if t_e <= t_a:
             payload = hp[0]
-            hn = _ev_pop(ht, hp, hn)
+            hn = ev_pop(ht, hp, hn)
             typ = payload & 3
             idx = payload >> 2
             if typ == _TICK:
@@ -435,7 +276,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 disp0 = q
                 if dend[idx] > t:
                     phase[idx] = _DELAY
-                    hn = _ev_push(ht, hp, hn, dend[idx], idx * 4 + _STAGE_END)
+                    hn = ev_push(ht, hp, hn, dend[idx], idx * 4 + _STAGE_END)
                 else:
                     end_case = idx
             else:
@@ -510,7 +351,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 start_t[c] = t
                 served_t[c] = t
                 phase[c] = _DELAY
-                hn = _ev_push(ht, hp, hn, de, c * 4 + _STAGE_END)
+                hn = ev_push(ht, hp, hn, de, c * 4 + _STAGE_END)
             else:
                 work[c] = mult[c] * draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
                                          stream(key, order[c], h, 1))
@@ -519,7 +360,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 k1 = prio[s] * n_class_slots + class_rank[q, cls[c]]
                 pol = policy[q]
                 k2 = t if pol == 0 else (t_arr[c] if pol == 1 else dl[c])
-                _q_push(qk1, qk2, qsq, qc, q, qn[q], k1, k2, seq, c)
+                q_push(qk1, qk2, qsq, qc, q, qn[q], k1, k2, seq, c)
                 qn[q] += 1
                 seq += 1
                 disp1 = q
@@ -530,7 +371,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 continue
             cap_q = _servers_on(servers, q, t)
             while qn[q] > 0 and busy[q] < cap_q:
-                c = _q_pop(qk1, qk2, qsq, qc, q, qn[q])
+                c = q_pop(qk1, qk2, qsq, qc, q, qn[q])
                 qn[q] -= 1
                 busy[q] += 1
                 start_t[c] = t
@@ -547,14 +388,14 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                         b += 1
                     wait_hist[s, w, b] += 1
                 te = _finish_time(t, work[c], speed, q)
-                hn = _ev_push(ht, hp, hn, te, c * 4 + _WORK_DONE)
+                hn = ev_push(ht, hp, hn, te, c * 4 + _WORK_DONE)
             if qn[q] > 0 and tick_at[q] < 0.0:
                 # Blocked by the number of servers: look again tomorrow, unless no later day
                 # has more servers than are busy now (then only a job finishing can help).
                 d = int(math.floor(t)) + 1
                 if d < horizon and d < n_days and smax[q, d] > busy[q]:
                     tick_at[q] = d
-                    hn = _ev_push(ht, hp, hn, float(d), q * 4 + _TICK)
+                    hn = ev_push(ht, hp, hn, float(d), q * 4 + _TICK)
 
     for c in range(n):
         ph = phase[c]

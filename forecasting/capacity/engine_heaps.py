@@ -1,0 +1,175 @@
+"""Binary-heap building blocks of the engine's event loop, and a fast stable time ordering.
+
+- the event heap: a 4-ary min-heap of (time, payload) in two parallel arrays;
+- pool queues: one binary min-heap per pool (row ``q`` of 2-D arrays) keyed by
+  (priority rank, policy key, join order);
+- :func:`time_order`: a stable argsort of arrival times in O(n).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["ev_pop", "ev_push", "q_pop", "q_push", "time_order"]
+
+
+# --- event heap: 4-ary min-heap of (time, payload), payload = id * 4 + type -----------------------
+# A 4-ary heap with a moving "hole" (no swaps) halves the levels touched per operation; ties in
+# time are broken by payload so the order never depends on insertion history.
+
+@njit(cache=True, inline="always")
+def ev_lt(t1, p1, t2, p2):
+    return t1 < t2 or (t1 == t2 and p1 < p2)
+
+
+@njit(cache=True)
+def ev_push(ht, hp, n, t, payload):
+    i = n
+    while i > 0:
+        parent = (i - 1) >> 2
+        if ev_lt(t, payload, ht[parent], hp[parent]):
+            ht[i] = ht[parent]
+            hp[i] = hp[parent]
+            i = parent
+        else:
+            break
+    ht[i] = t
+    hp[i] = payload
+    return n + 1
+
+
+@njit(cache=True)
+def ev_pop(ht, hp, n):
+    """Remove the head (read ``ht[0]``, ``hp[0]`` first); return the new size."""
+    n -= 1
+    t = ht[n]
+    p = hp[n]
+    i = 0
+    while True:
+        first = 4 * i + 1
+        if first >= n:
+            break
+        best = first
+        last = first + 4 if first + 4 < n else n
+        for j in range(first + 1, last):
+            if ev_lt(ht[j], hp[j], ht[best], hp[best]):
+                best = j
+        if ev_lt(ht[best], hp[best], t, p):
+            ht[i] = ht[best]
+            hp[i] = hp[best]
+            i = best
+        else:
+            break
+    ht[i] = t
+    hp[i] = p
+    return n
+
+
+# --- pool queues: one binary heap per pool (row q of 2-D arrays), ordered by (k1, k2, seq) -------
+
+@njit(cache=True, inline="always")
+def q_lt(a1, a2, as_, b1, b2, bs):
+    if a1 != b1:
+        return a1 < b1
+    if a2 != b2:
+        return a2 < b2
+    return as_ < bs
+
+
+@njit(cache=True)
+def q_push(k1, k2, sq, qc, q, n, a, b, seq, case):
+    i = n
+    while i > 0:
+        parent = (i - 1) >> 1
+        if q_lt(a, b, seq, k1[q, parent], k2[q, parent], sq[q, parent]):
+            k1[q, i] = k1[q, parent]
+            k2[q, i] = k2[q, parent]
+            sq[q, i] = sq[q, parent]
+            qc[q, i] = qc[q, parent]
+            i = parent
+        else:
+            break
+    k1[q, i] = a
+    k2[q, i] = b
+    sq[q, i] = seq
+    qc[q, i] = case
+
+
+@njit(cache=True)
+def q_pop(k1, k2, sq, qc, q, n):
+    """Remove the head of queue ``q`` of size ``n``; return the case."""
+    case = qc[q, 0]
+    n -= 1
+    a = k1[q, n]
+    b = k2[q, n]
+    sn = sq[q, n]
+    cn = qc[q, n]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        best = left
+        right = left + 1
+        if right < n and q_lt(k1[q, right], k2[q, right], sq[q, right],
+                               k1[q, left], k2[q, left], sq[q, left]):
+            best = right
+        if q_lt(k1[q, best], k2[q, best], sq[q, best], a, b, sn):
+            k1[q, i] = k1[q, best]
+            k2[q, i] = k2[q, best]
+            sq[q, i] = sq[q, best]
+            qc[q, i] = qc[q, best]
+            i = best
+        else:
+            break
+    k1[q, i] = a
+    k2[q, i] = b
+    sq[q, i] = sn
+    qc[q, i] = cn
+    return case
+
+
+@njit(cache=True)
+def time_order(t, order, key):
+    """Stable argsort of ``t`` into ``order`` in O(n) for spread-out times.
+
+    A counting sort on ``n`` equal-width time buckets (stable), then an insertion sort, which
+    only has to fix the few inversions inside buckets (with a merge-sort fallback when times
+    are bunched). ``key`` is scratch of length ``n``.
+    """
+    n = t.shape[0]
+    lo = t[0]
+    hi = t[0]
+    for i in range(n):
+        if t[i] < lo:
+            lo = t[i]
+        if t[i] > hi:
+            hi = t[i]
+    scale = n / (hi - lo) if hi > lo else 0.0
+    counts = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        k = int((t[i] - lo) * scale)
+        if k >= n:
+            k = n - 1
+        key[i] = k
+        counts[k + 1] += 1
+    for k in range(n):
+        counts[k + 1] += counts[k]
+    for i in range(n):
+        order[counts[key[i]]] = i
+        counts[key[i]] += 1
+    moves = 0
+    for i in range(1, n):
+        o = order[i]
+        v = t[o]
+        j = i - 1
+        while j >= 0 and t[order[j]] > v:
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = o
+        moves += i - 1 - j
+        if moves > 16 * n:
+            # Times bunched into few buckets: fall back to a merge sort (also stable).
+            order[:] = np.argsort(t, kind="mergesort")
+            return
