@@ -2,15 +2,15 @@
 
 For requests received, new plans issued and the January stock of plans: origins 2019-2023,
 horizons 1-3 (an origin's forecasts are scored where the outcome is published), every LA on
-fixed boundaries (``forecasting.data.consistent_series``; a series with a gap is used from
-after its last gap). Prints per measure the MASE, sMAPE, 80% interval coverage and seconds of
+fixed boundaries (``forecasting.forecast.la_history``: a series with a gap is used from after
+its last gap). Prints per measure the MASE, sMAPE, 80% interval coverage and seconds of
 every model, the best simple baseline, and whether ``model="auto"`` meets its targets
 (MASE at least 15% below the best baseline and below ETS, ARIMA and Prophet; 80% coverage in
 75-85%). Figures are printed as measured, misses included.
 
 ``auto`` is scored exactly as ``AutoEnsemble.fit`` would choose and calibrate at each origin
-(weights and error quantiles from its candidates' forecasts at the three cutoffs before the
-origin, scored only on outcomes up to the origin), reusing the candidates' backtest forecasts
+(``forecasting.models.ensemble.select``: weights and error quantiles from its candidates'
+forecasts at the three cutoffs before the origin, scored only on outcomes up to the origin), reusing the candidates' backtest forecasts
 instead of refitting them; its time is the sum of its candidates' fits plus the combination.
 Work runs in 2 processes over (model, cutoff) tasks: the global models need every LA at once,
 so the split is by task rather than by LA.
@@ -35,15 +35,14 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forecasting.backtest import evaluate, leaderboard  # noqa: E402
-from forecasting.data import consistent_series, load_panel  # noqa: E402
-from forecasting.forecast import cross_validation  # noqa: E402
+from forecasting.data import load_panel  # noqa: E402
+from forecasting.forecast import cross_validation, la_history  # noqa: E402
 from forecasting.models import BASELINES  # noqa: E402
 from forecasting.models.ensemble import (  # noqa: E402
     DEFAULT_CANDIDATES,
     apply_calibration,
-    calibrate,
-    choose_weights,
     combine,
+    select,
 )
 
 MEASURES = {"requests": "requests_received", "new_plans": "new_plans", "stock": "stock_plans"}
@@ -55,24 +54,13 @@ N_WINDOWS = 3
 TOP_K = 3
 
 
-def contiguous(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each series from after its last gap (a boundary change or a missing year)."""
-    frame = frame.dropna(subset=["y"]).sort_values(["unique_id", "ds"])
-    gap = frame.groupby("unique_id")["ds"].diff().ne(1) & frame.groupby("unique_id").cumcount().gt(0)
-    run = gap.astype(int).groupby(frame["unique_id"]).cumsum()
-    last = run.groupby(frame["unique_id"]).transform("max")
-    return frame[run == last].reset_index(drop=True)
-
-
 def auto_from_cv(cv: pd.DataFrame, history: pd.DataFrame, candidates: tuple[str, ...],
                  origins: list[int]) -> pd.DataFrame:
     """The auto ensemble's backtest forecasts at each origin, from earlier windows only."""
     rows = []
     for t in origins:
-        inner = cv[cv["cutoff"].between(t - N_WINDOWS, t - 1) & (cv["ds"] <= t)]
-        hist_t = history[history["ds"] <= t]
-        weights = choose_weights(inner, hist_t, candidates, TOP_K)
-        calib = calibrate(inner, weights, level=LEVELS)
+        weights, calib = select(cv, history, t, candidates, top_k=TOP_K, n_windows=N_WINDOWS,
+                                level=LEVELS)
         outer = cv[cv["cutoff"] == t].copy()
         outer["auto"] = combine(outer, weights).to_numpy()
         bounds = apply_calibration(outer["auto"].to_numpy(),
@@ -87,7 +75,7 @@ def auto_from_cv(cv: pd.DataFrame, history: pd.DataFrame, candidates: tuple[str,
 
 def run_measure(panel: pd.DataFrame, short: str, n_jobs: int, extra: tuple[str, ...]) -> None:
     measure = MEASURES[short]
-    hist = contiguous(consistent_series(panel, measure))
+    hist = la_history(panel, measure)
     cand = tuple(DEFAULT_CANDIDATES)
     t0 = time.perf_counter()
     early = list(range(ORIGINS[0] - N_WINDOWS, ORIGINS[0]))

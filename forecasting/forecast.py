@@ -152,6 +152,9 @@ def _cv_task(df: pd.DataFrame, model: ModelSpec, cutoff: Any, h: int,
     start = time.perf_counter()
     train = df[df["ds"] <= cutoff]
     name = _name(model)
+    if train.empty:
+        # A cutoff before any series starts forecasts nothing (not an error in a sweep).
+        return pd.DataFrame(columns=["unique_id", "ds", "cutoff", name]), 0.0
     frames = []
     for _, est in fit_with_fallback(train, model):
         frames.append(est.predict(h, level or (80,)))

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -94,7 +95,9 @@ class ProphetModel(LocalForecaster):
             changepoint_prior_scale=self.changepoint_prior_scale,
             uncertainty_samples=0,
         )
-        with quiet_stan():
+        with quiet_stan(), warnings.catch_warnings():
+            # Prophet's own pandas calls raise deprecation warnings under pandas 3.
+            warnings.filterwarnings("ignore", module="prophet")
             model.fit(pd.DataFrame({"ds": stamps, "y": y}), algorithm="Newton")
         fitted = _trend(model, stamps)
         resid = y - fitted
