@@ -31,6 +31,7 @@ _LEVELS = {"National": "national", "Regional": "regional", "Local authority": "l
 _LA_CODE = re.compile(r"^E(0[6-9]|10)\d{6}$")
 _OLD_CODE = re.compile(r"^\d{3}$")
 _REGION_CODE = re.compile(r"^E1[23]\d{6}$")  # regions; E13 = Inner/Outer London
+_COUNTRY_CODE = re.compile(r"^[ENSW]92\d{6}$")  # E92000001 England; N/S/W92 the other nations
 _PERIOD = re.compile(r"^\d{4}(\d{2})?$")
 
 #: The largest count accepted in a SEN2 table (England's stock of plans is under a million).
@@ -331,6 +332,8 @@ def _check_areas(df, level, rownum, source, problems, rejected, strict) -> None:
         (level == "la", "new_la_code", _LA_CODE, "an ONS local authority code like E08000035"),
         (level == "la", "old_la_code", _OLD_CODE, "a 3-digit DfE LA code like 383"),
         (level == "regional", "region_code", _REGION_CODE, "an ONS region code like E12000003"),
+        # The code becomes a folder name in batch outputs: only a real ONS code may pass.
+        (level == "national", "country_code", _COUNTRY_CODE, "an ONS country code like E92000001"),
     ]
     for mask, col, pattern, expected in checks:
         values = df[col].str.strip()
