@@ -7,6 +7,7 @@ no temporary files) and, when a run store is involved, the store's bytes unchang
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -98,6 +99,20 @@ def test_corpus_is_large_and_covers_every_input_kind() -> None:
         for arg in case["args"]:
             if arg.startswith("{bad}"):
                 assert Path(_fill(arg, Path("/nowhere"))).exists(), f"{case['id']}: {arg}"
+
+
+def test_committed_corpus_is_what_make_corpus_writes() -> None:
+    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = module.corpus()
+    committed = {str(p.relative_to(CORPUS)): p.read_bytes()
+                 for sub in module.FOLDERS for p in sorted((CORPUS / sub).rglob("*"))
+                 if p.is_file()}
+    assert sorted(committed) == sorted(expected)
+    changed = [name for name, data in expected.items() if committed[name] != data]
+    assert not changed, f"re-run tests/bad_inputs/make_corpus.py: {changed}"
 
 
 @pytest.mark.parametrize("case", _params(CASES))

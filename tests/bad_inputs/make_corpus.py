@@ -27,15 +27,13 @@ def good_requests() -> str:
         return zf.read("data/requests.csv").decode("utf-8-sig")
 
 
-def write_zip(path: Path, members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+def zip_bytes(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=method) as zf:
         for name, data in members.items():
             info = zipfile.ZipInfo(name, date_time=(2025, 7, 1, 10, 15, 0))  # stable bytes
             info.compress_type = method
             zf.writestr(info, data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buf.getvalue())
     return buf.getvalue()
 
 
@@ -91,8 +89,7 @@ def sen2_zips() -> dict[str, bytes]:
     good = (FIXTURES / "sen2" / "good" / ZIP_NAME).read_bytes()
     text = good_requests()
     header = text.splitlines()[0].split(",")
-    stored = write_zip(HERE / "_tmp.zip", {"data/requests.csv": text.encode()}, zipfile.ZIP_STORED)
-    (HERE / "_tmp.zip").unlink()
+    stored = zip_bytes({"data/requests.csv": text.encode()}, zipfile.ZIP_STORED)
     # Flip bytes inside the stored member: the zip opens but the CRC check fails on read.
     start = stored.index(b"2021,Calendar year")
     crc_bad = stored[:start] + b"X" * 10 + stored[start + 10:]
@@ -101,9 +98,9 @@ def sen2_zips() -> dict[str, bytes]:
         "not_a_zip": b"<html><body>Sign in to continue</body></html>\n",
         "empty_zip": b"",
         "crc_error_zip": crc_bad,
-        "zip_without_sen2_csv": write_zip(HERE / "_tmp.zip", {"readme.txt": b"nothing here\n"}),
-        "zip_utf16_csv": write_zip(HERE / "_tmp.zip", {"data/requests.csv": text.encode("utf-16")}),
-        "zip_negative_count": write_zip(HERE / "_tmp.zip", {"data/requests.csv": _cell(
+        "zip_without_sen2_csv": zip_bytes({"readme.txt": b"nothing here\n"}),
+        "zip_utf16_csv": zip_bytes({"data/requests.csv": text.encode("utf-16")}),
+        "zip_negative_count": zip_bytes({"data/requests.csv": _cell(
             text, 2, header.index("requests_decided_not_to_assess"), "-300").encode()}),
     }
 
@@ -195,21 +192,21 @@ def configs() -> dict[str, str]:
     }
 
 
+def corpus() -> dict[str, bytes]:
+    """Every corpus file by its path relative to this folder."""
+    files = {f"sen2/{case}/requests.csv": data for case, data in sen2_csvs().items()}
+    files |= {f"sen2/{case}/{ZIP_NAME}": data for case, data in sen2_zips().items()}
+    files |= {f"cases/{name}": data for name, data in case_extracts().items()}
+    files |= {f"configs/{name}": text.encode() for name, text in configs().items()}
+    return files
+
+
 def main() -> None:
     for sub in FOLDERS:
         shutil.rmtree(HERE / sub, ignore_errors=True)
-    for case, data in sen2_csvs().items():
-        (HERE / "sen2" / case).mkdir(parents=True)
-        (HERE / "sen2" / case / "requests.csv").write_bytes(data)
-    for case, data in sen2_zips().items():
-        (HERE / "sen2" / case).mkdir(parents=True)
-        (HERE / "sen2" / case / ZIP_NAME).write_bytes(data)
-    (HERE / "cases").mkdir()
-    for name, data in case_extracts().items():
-        (HERE / "cases" / name).write_bytes(data)
-    (HERE / "configs").mkdir()
-    for name, text in configs().items():
-        (HERE / "configs" / name).write_text(text)
+    for rel, data in corpus().items():
+        (HERE / rel).parent.mkdir(parents=True, exist_ok=True)
+        (HERE / rel).write_bytes(data)
 
 
 if __name__ == "__main__":
