@@ -481,9 +481,13 @@ ax.set_xlabel(""); ax.set_ylabel("open cases");"""),
 ## 4. Monthly forecast of requests, with term-time seasonality
 Requests follow the school year: fewer in August, more in the autumn and spring terms. The
 table compares each calendar month's average in the extract with the average month (1.0) and
-with the seasonal weights the simulator uses from the scenario file. With a single year of
-months (as in the synthetic extract) the pattern is that one year's, noise included: the
-forecast's seasonal pattern is only as good as the years behind it (three or more are better)."""),
+with the seasonal weights the simulator uses from the scenario file.
+
+**Read the forecast with care.** The committed synthetic extract has one complete year of months
+(2024). One year cannot separate the term-time pattern from the trend, so the model's level and
+its intervals are poorly determined (the intervals show it). A real extract with three or more
+years of complete months gives a usable monthly forecast; for annual planning, the SEN2 forecast
+in notebook 01 rests on nine years."""),
     code("""\
 requests = monthly[monthly["unique_id"] == "requests"].reset_index(drop=True)
 profile = requests.groupby(requests["ds"].dt.month)["y"].mean()
