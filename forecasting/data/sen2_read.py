@@ -37,6 +37,9 @@ _PERIOD = re.compile(r"^\d{4}(\d{2})?$")
 #: The largest count accepted in a SEN2 table (England's stock of plans is under a million).
 MAX_COUNT = 10_000_000
 
+#: The largest zip member read (the biggest DfE SEN2 table unpacks to a few tens of MB).
+MAX_MEMBER_BYTES = 512 * 2**20
+
 #: Long-row columns produced by :func:`parse_table` (before the panel is assembled).
 LONG_COLUMNS = ["unique_id", "name", "level", "old_code", "measure", "breakdown", "ds", "y", "flag"]
 
@@ -85,14 +88,7 @@ def read_zip(path: Path, *, strict: bool = True) -> list[ParsedFile]:
     with zipfile.ZipFile(path) as zf:
         for member in known:
             source = f"{path.name}:{member}"
-            try:
-                data = zf.read(member)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
-                raise EhcpError(
-                    f"cannot read this file from the zip ({err})",
-                    file=source,
-                    fix="the zip is damaged: download it again",
-                ) from err
+            data = _read_member(zf, member, source)
             spec = spec_for(member)
             assert spec is not None
             parsed.append(parse_table(read_csv_bytes(data, source), spec, source, strict=strict))
@@ -110,13 +106,30 @@ def _read_appeals(zf, member, source, parsed, strict) -> ParsedFile:
     for uid, name, old in zip(latest["unique_id"], latest["name"], latest["old_code"], strict=True):
         lookup[old] = (uid, name, old)
         lookup[name.casefold()] = (uid, name, old)
-    try:
-        data = zf.read(member)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
-        raise EhcpError(f"cannot read this file from the zip ({err})", file=source) from err
+    data = _read_member(zf, member, source)
     long, problems = parse_appeals(data, source, lookup, strict=strict)
     spec = FileSpec(member.rsplit("/", 1)[-1], "supporting", "flow", (), ())
     return ParsedFile(source, spec, len(long), long, problems)
+
+
+def _read_member(zf: zipfile.ZipFile, member: str, source: str) -> bytes:
+    """A member's bytes; one larger than any DfE table (a zip bomb) is refused unread."""
+    size = zf.getinfo(member).file_size
+    if size > MAX_MEMBER_BYTES:
+        raise EhcpError(
+            f"this file would unpack to {size / 2**20:,.0f} MB, more than any DfE SEN2 table "
+            f"(limit {MAX_MEMBER_BYTES / 2**20:,.0f} MB)",
+            file=source,
+            fix="use the 'Download all data' zip from explore-education-statistics",
+        )
+    try:
+        return zf.read(member)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+        raise EhcpError(
+            f"cannot read this file from the zip ({err})",
+            file=source,
+            fix="the zip is damaged: download it again",
+        ) from err
 
 
 def read_csv_bytes(data: bytes, source: str) -> pd.DataFrame:

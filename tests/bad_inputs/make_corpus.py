@@ -93,7 +93,13 @@ def sen2_zips() -> dict[str, bytes]:
     # Flip bytes inside the stored member: the zip opens but the CRC check fails on read.
     start = stored.index(b"2021,Calendar year")
     crc_bad = stored[:start] + b"X" * 10 + stored[start + 10:]
+    # A "zip bomb": the directory says requests.csv unpacks to almost 4 GB.
+    bomb = bytearray(zip_bytes({"data/requests.csv": text.encode()}))
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = bytes(bomb).index(signature) + offset
+        bomb[at : at + 4] = (0xFFFFFFF0).to_bytes(4, "little")
     return {
+        "zip_bomb": bytes(bomb),
         "truncated_zip": good[: len(good) * 2 // 3],
         "not_a_zip": b"<html><body>Sign in to continue</body></html>\n",
         "empty_zip": b"",
