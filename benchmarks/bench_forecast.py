@@ -38,12 +38,7 @@ from forecasting.backtest import evaluate, leaderboard  # noqa: E402
 from forecasting.data import load_panel  # noqa: E402
 from forecasting.forecast import cross_validation, la_history  # noqa: E402
 from forecasting.models import BASELINES  # noqa: E402
-from forecasting.models.ensemble import (  # noqa: E402
-    DEFAULT_CANDIDATES,
-    apply_calibration,
-    combine,
-    select,
-)
+from forecasting.models.ensemble import DEFAULT_CANDIDATES, backtest_auto  # noqa: E402
 
 MEASURES = {"requests": "requests_received", "new_plans": "new_plans", "stock": "stock_plans"}
 ORIGINS = [2019, 2020, 2021, 2022, 2023]
@@ -52,25 +47,6 @@ LEVELS = (80, 95)
 EXTRA = ("ets", "arima", "prophet")
 N_WINDOWS = 3
 TOP_K = 3
-
-
-def auto_from_cv(cv: pd.DataFrame, history: pd.DataFrame, candidates: tuple[str, ...],
-                 origins: list[int]) -> pd.DataFrame:
-    """The auto ensemble's backtest forecasts at each origin, from earlier windows only."""
-    rows = []
-    for t in origins:
-        weights, calib = select(cv, history, t, candidates, top_k=TOP_K, n_windows=N_WINDOWS,
-                                level=LEVELS)
-        outer = cv[cv["cutoff"] == t].copy()
-        outer["auto"] = combine(outer, weights).to_numpy()
-        bounds = apply_calibration(outer["auto"].to_numpy(),
-                                   (outer["ds"] - outer["cutoff"]).to_numpy(), calib, LEVELS)
-        for col, vals in bounds.items():
-            side, lv = col.split("_")
-            outer[f"auto-{side}-{lv}"] = vals
-        outer["_weights"] = ", ".join(f"{m} {w:.2f}" for m, w in weights.items())
-        rows.append(outer)
-    return pd.concat(rows, ignore_index=True)
 
 
 def run_measure(panel: pd.DataFrame, short: str, n_jobs: int, extra: tuple[str, ...]) -> None:
@@ -87,9 +63,9 @@ def run_measure(panel: pd.DataFrame, short: str, n_jobs: int, extra: tuple[str, 
                                 n_jobs=n_jobs)
         seconds.update(cv_x.attrs["seconds"])
     t1 = time.perf_counter()
-    auto = auto_from_cv(cv, hist, cand, ORIGINS)
+    auto = backtest_auto(cv, hist, ORIGINS, cand, top_k=TOP_K, n_windows=N_WINDOWS, level=LEVELS)
     seconds["auto"] = sum(seconds[m] for m in cand) + (time.perf_counter() - t1)
-    scored = auto.drop(columns="_weights")
+    scored = auto.drop(columns="weights")
     if extra:
         scored = scored.merge(cv_x.drop(columns="y"), on=["unique_id", "ds", "cutoff"], how="left")
     errors = evaluate(scored, hist, level=LEVELS)
@@ -114,7 +90,7 @@ def run_measure(panel: pd.DataFrame, short: str, n_jobs: int, extra: tuple[str, 
           f"{'met' if gain >= 0.15 else 'MISSED'}); beats " +
           ", ".join(f"{m} {'yes' if b else 'NO'}" for m, b in beats.items()) +
           f"; 80% coverage {cov:.1f}% (target 75-85: {'met' if 75 <= cov <= 85 else 'MISSED'})")
-    weights = auto.drop_duplicates("cutoff")[["cutoff", "_weights"]]
+    weights = auto.drop_duplicates("cutoff")[["cutoff", "weights"]]
     for cutoff, w in weights.itertuples(index=False):
         print(f"  auto at origin {cutoff}: {w}")
 

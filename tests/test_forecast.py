@@ -144,3 +144,37 @@ def test_baselines_never_negative_and_widen(values: list[float], model: str) -> 
     cols = ["yhat", "lo_80", "hi_80", "lo_95", "hi_95"]
     assert np.isfinite(fc[cols].to_numpy()).all() and (fc[cols] >= 0).all().all()
     assert (np.diff(fc["hi_95"] - fc["lo_95"]) >= -1e-6).all() or fc["lo_95"].eq(0).any()
+
+
+@pytest.mark.slow
+def test_cli_forecast_and_backtest(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from forecasting.cli import main
+
+    code = main(["forecast", "--la", "leeds", "--measure", "requests", "--h", "2",
+                 "--model", "drift", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Leeds (E08000035): requests_received" in out and "2026" in out
+    assert (tmp_path / "forecast_leeds_requests_received.png").stat().st_size > 10_000
+    table = pd.read_csv(tmp_path / "forecast_leeds_requests_received.csv")
+    assert table["ds"].tolist() == [2025, 2026] and (table["model"] == "drift").all()
+
+    code = main(["backtest", "--measure", "stock", "--la", "Leeds", "--models", "naive,drift",
+                 "--windows", "1", "--h", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "stock_plans: backtest of 2 models over Leeds" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["forecast", "--la", "Leeds", "--measure", "referrals"], "unknown measure 'referrals'"),
+        (["forecast", "--la", "Leeds", "--model", "lstm"], "unknown model 'lstm'"),
+        (["forecast", "--la", "Leeds", "--h", "0"], "horizon h must be a whole number"),
+    ],
+)
+def test_cli_bad_arguments_exit_2(args: list[str], message: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    from forecasting.cli import main
+
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
