@@ -123,7 +123,8 @@ def with_field(rec: Any) -> str:
     "age: '-7' is too small"
     """
     reason, fld = str(rec.reason), str(rec.field)
-    if not fld or reason.startswith(fld):
+    # A row with several problems already says "field: reason; field: reason".
+    if not fld or reason.split(":", 1)[0] in fld.split(", "):
         return reason
     return f"{reason} (field '{fld}')"
 

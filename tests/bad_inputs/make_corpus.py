@@ -140,6 +140,8 @@ def case_extracts() -> dict[str, bytes]:
         "huge_age.csv": cell(0, "age", "9" * 30),
         "unknown_need.csv": cell(0, "primary_need", "Autism??"),
         "unknown_decision.csv": cell(1, "decision", "maybe"),
+        # Excel saves formatted-but-empty rows as lines of commas.
+        "excel_blank_rows.csv": (text + ("," * (len(header) - 1) + "\n") * 2).encode(),
         "empty.csv": b"",
         "header_only.csv": (lines[0] + "\n").encode(),
         "tab_delimited.csv": text.replace(",", "\t").encode(),
