@@ -13,6 +13,7 @@ from forecasting.data.caselevel_derived import (
 )
 from forecasting.data.caselevel_load import CaseExtract, with_field
 from forecasting.data.caselevel_read import as_day
+from forecasting.errors import EhcpError
 
 __all__ = ["format_rejects", "summary_text"]
 
@@ -54,13 +55,15 @@ def summary_text(
         How many of the latest months to list.
     """
     df = extract.frame
+    if df.empty:
+        # Nothing to count: say so rather than print a table of zeros that looks like data.
+        rejected = f" ({len(extract.rejects)} rejected)" if len(extract.rejects) else ""
+        raise EhcpError(f"no valid rows to summarise{rejected}", file=extract.source,
+                        fix="correct the rejected rows listed above")
     day = as_day(as_of, "--as-of") if as_of is not None else default_as_of(extract)
     label = "SYNTHETIC case-level extract (not real cases)" if extract.synthetic else (
         "case-level extract")
     lines = [f"{extract.source}: {label}"]
-    if df.empty:
-        lines.append("no valid rows")
-        return "\n".join(lines)
     lines.append(
         f"{len(df)} requests from {df['request_date'].min().date()} to "
         f"{df['request_date'].max().date()}; rows rejected: {len(extract.rejects)}"

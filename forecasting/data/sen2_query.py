@@ -166,6 +166,10 @@ def headline_table(panel: pd.DataFrame, unique_id: str, *, first_year: int | Non
     """
     rows = panel[(panel["unique_id"] == unique_id) & (panel["breakdown"] == "all")]
     if first_year is not None:
+        if not rows.empty and first_year > rows["ds"].max():
+            raise EhcpError(f"no published year from {first_year}; the data end in "
+                            f"{int(rows['ds'].max())}", field="--from",
+                            fix=f"use --from {int(rows['ds'].max()) - 5} or earlier")
         rows = rows[rows["ds"] >= first_year]
     shown = rows[rows["measure"].isin(HEADLINE_MEASURES)]
     table = shown.pivot_table(index="measure", columns="ds", values="y", aggfunc="first", dropna=False)

@@ -142,6 +142,8 @@ def case_extracts() -> dict[str, bytes]:
         "unknown_decision.csv": cell(1, "decision", "maybe"),
         # Excel saves formatted-but-empty rows as lines of commas.
         "excel_blank_rows.csv": (text + ("," * (len(header) - 1) + "\n") * 2).encode(),
+        "all_rows_bad.csv": ("\n".join([lines[0], *(line.replace(",2024-", ",2099-", 1)
+                                                     for line in lines[1:])]) + "\n").encode(),
         "empty.csv": b"",
         "header_only.csv": (lines[0] + "\n").encode(),
         "tab_delimited.csv": text.replace(",", "\t").encode(),
