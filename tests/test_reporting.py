@@ -233,3 +233,14 @@ def test_failed_swap_puts_the_old_report_back(tmp_path: Path, monkeypatch: pytes
         (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert (target / "old.txt").read_text() == "keep"
+
+
+def test_full_disk_is_a_user_error_naming_the_folder(tmp_path: Path) -> None:
+    import errno
+    import os
+
+    target = tmp_path / "run"
+    with pytest.raises(EhcpError, match="No space left") as err, atomic_output_dir(target):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert err.value.file == str(target)
+    assert list(tmp_path.iterdir()) == []

@@ -12,6 +12,7 @@ never appears under the target name.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ from forecasting.errors import EhcpError
 __all__ = ["FORMULA_PREFIXES", "atomic_output_dir", "neutralise", "neutralise_frame", "write_table"]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_USER_FIXABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 
 def neutralise(value: object) -> object:
@@ -125,6 +127,16 @@ def atomic_output_dir(target: str | Path, *, overwrite: bool = False) -> Iterato
             _swap(tmp, target)
         else:
             os.replace(tmp, target)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if err.errno in _USER_FIXABLE:
+            # A full disk or a read-only folder is the user's to fix: say so without a traceback.
+            raise EhcpError(
+                f"could not write the report ({err.strerror})",
+                file=target,
+                fix="free disk space or choose another --out; any previous report there is unchanged",
+            ) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
