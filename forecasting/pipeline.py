@@ -414,21 +414,34 @@ def _optimise(scenarios: ScenarioSet, paths_for: Callable[[str], pd.DataFrame], 
 
 
 def _summary(ctx: dict[str, Any]) -> pd.DataFrame:
+    from forecasting.periods import financial_year, financial_year_bounds
+
     weekly: pd.DataFrame = ctx["weekly"]
-    last = weekly.loc[weekly["ds"] == weekly["ds"].max()]
+    end = weekly["ds"].max()
+    # Timeliness for the year the target is set for (else the last 52 weeks), end-of-run backlog.
+    goal_fy = next((g.financial_year for g in ctx["scenarios"].targets.goals
+                    if g.metric == "pct_within_20_weeks" and g.financial_year), None)
+    if goal_fy is not None and financial_year_bounds(goal_fy)[0] <= end:
+        lo, hi = financial_year_bounds(goal_fy)
+        label = f"% within 20 wks, FY {goal_fy} (p50)"
+    else:
+        lo, hi = end - pd.Timedelta(days=364), end
+        label = "% within 20 wks, last 52 wks (p50)"
+    end_label = f"FY {financial_year(end)} end"
+    last = weekly.loc[weekly["ds"] == end]
     rows = []
     for name, frame in last.groupby("scenario", sort=False):
         late = frame[list(BANDS[1:])].sum(axis=1)
         over13 = frame[["late_13_26", "late_26_52", "late_52_plus"]].sum(axis=1)
         whole = weekly.loc[weekly["scenario"] == name]
-        tail = whole.loc[whole["ds"] > whole["ds"].max() - pd.Timedelta(days=365)]
-        per_path = tail.groupby("sample_id")[["plans_issued_ex", "plans_within_20wk_ex"]].sum()
+        window = whole.loc[(whole["ds"] >= lo) & (whole["ds"] <= hi)]
+        per_path = window.groupby("sample_id")[["plans_issued_ex", "plans_within_20wk_ex"]].sum()
         pct = 100 * per_path["plans_within_20wk_ex"] / per_path["plans_issued_ex"].replace(0, np.nan)
         rows.append({
             "scenario": name,
-            "% within 20 wks, last 52 wks (p50)": round(float(pct.median()), 1),
-            "open late at end (p50)": round(float(late.median()), 0),
-            ">13 wks late at end (p50)": round(float(over13.median()), 0),
-            "reviews overdue at end (p50)": round(float(frame["reviews_overdue"].median()), 0),
+            label: round(float(pct.median()), 1),
+            f"open late, {end_label} (p50)": round(float(late.median()), 0),
+            f">13 wks late, {end_label} (p50)": round(float(over13.median()), 0),
+            f"reviews overdue, {end_label} (p50)": round(float(frame["reviews_overdue"].median()), 0),
         })
     return pd.DataFrame(rows)
