@@ -46,6 +46,8 @@ def _prepare(case: dict[str, Any], tmp: Path) -> dict[str, bytes]:
 
         with RunStore(tmp / "store.duckdb"):
             pass
+    for name in case.get("files", []):  # e.g. a plain file where a folder should be
+        Path(_fill(name, tmp)).write_text("not a folder")
     if any("{tmp}/existing" in a for a in case["args"]):
         (tmp / "existing").mkdir()
         (tmp / "existing" / "keep.txt").write_text("an earlier report")
