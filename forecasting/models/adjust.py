@@ -8,6 +8,10 @@ The documented choice, used by every model that has ``covid`` / ``break_year`` o
   When 2020 is the last observation (a forecast made from 2020) it is left alone: nothing
   later says how much of it was a dip. Monthly data are left alone (a level-shift or term-time
   model is the right tool there).
+- **Partial first years** (log-scale models): a series that opens with a jump of more than
+  :data:`PARTIAL_START_JUMP` in ``log1p(y)`` within its first three changes is used from after
+  the jump (see :func:`trim_partial_start`); on the log scale one such jump would otherwise
+  dominate every growth estimate.
 - **Break in series** (``break_year=2022`` for calendar-year flows, ``2023`` for January
   stock): the one-period change *into* ``break_year`` is treated as a level shift caused by the
   change from the aggregate to the person-level return. It is kept in the level (forecasts
@@ -18,7 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["COVID_YEAR", "covid_adjust", "steps"]
+__all__ = ["COVID_YEAR", "PARTIAL_START_JUMP", "covid_adjust", "steps", "trim_partial_start"]
+
+#: A change of more than this in ``log1p(y)`` (about 2.7-fold) between two of a series' first
+#: years marks a partial first year, not growth (new plans in 2014-2015 exclude statements
+#: still being transferred: Leeds 3 then 334).
+PARTIAL_START_JUMP = 1.0
 
 COVID_YEAR = 2020
 
@@ -62,3 +71,26 @@ def steps(y: np.ndarray, ds: np.ndarray, break_year: int | None = None) -> np.nd
     keep = np.asarray(ds)[1:] != break_year
     # Never drop the only change there is: a level shift needs a trend on at least one side.
     return d[keep] if keep.any() else d
+
+
+def trim_partial_start(y: np.ndarray, ds: np.ndarray,
+                       jump: float = PARTIAL_START_JUMP) -> tuple[np.ndarray, np.ndarray]:
+    """Drop the opening values before a jump in ``log1p(y)`` larger than ``jump``.
+
+    Only the first three changes are checked (later jumps are real events, not partial
+    years), and at least two values are always kept.
+
+    Examples
+    --------
+    >>> y = np.log1p(np.array([3.0, 334, 365, 504, 563]))
+    >>> trim_partial_start(y, np.arange(2014, 2019))[1]
+    array([2015, 2016, 2017, 2018])
+    """
+    d = np.abs(np.diff(np.asarray(y, dtype=float)[:4]))
+    big = np.flatnonzero(d > jump)
+    if len(big) == 0:
+        return y, ds
+    start = int(big[-1]) + 1
+    if len(y) - start < 2:
+        return y, ds
+    return y[start:], ds[start:]

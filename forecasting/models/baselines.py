@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from forecasting.models.adjust import covid_adjust, steps
+from forecasting.models.adjust import covid_adjust, steps, trim_partial_start
 from forecasting.models.base import LocalForecaster
 
 __all__ = ["DampedDrift", "Drift", "LogDrift", "Naive"]
@@ -38,6 +38,8 @@ class _Baseline(LocalForecaster):
         self.break_year = break_year
 
     def _clean(self, y: np.ndarray, ds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.log_scale:
+            y, ds = trim_partial_start(y, ds)
         yc = covid_adjust(y, ds, log_scale=self.log_scale) if self.covid else y
         return yc, steps(yc, ds, self.break_year)
 

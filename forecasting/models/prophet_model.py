@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.models.adjust import covid_adjust
+from forecasting.models.adjust import covid_adjust, trim_partial_start
 from forecasting.models.base import LocalForecaster
 
 __all__ = ["ProphetModel", "quiet_stan"]
@@ -81,6 +81,7 @@ class ProphetModel(LocalForecaster):
             from prophet import Prophet
 
         annual = np.issubdtype(np.asarray(ds).dtype, np.integer)
+        y, ds = trim_partial_start(y, ds)
         if annual and self.covid:
             y = covid_adjust(y, ds, log_scale=True)
         stamps = (pd.to_datetime([f"{int(d)}-01-01" for d in ds]) if annual

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from forecasting.models.adjust import covid_adjust
+from forecasting.models.adjust import covid_adjust, trim_partial_start
 from forecasting.models.base import LocalForecaster
 
 __all__ = ["ARIMA", "ETS", "Theta"]
@@ -28,6 +28,7 @@ class _Statsmodels(LocalForecaster):
         self.covid = covid
 
     def _prep(self, y: np.ndarray, ds: np.ndarray) -> np.ndarray:
+        y, ds = trim_partial_start(y, ds)
         return covid_adjust(y, ds, log_scale=True) if self.covid else y
 
     def _fit_one(self, y: np.ndarray, ds: np.ndarray) -> Any:
