@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -22,9 +21,10 @@ from forecasting.errors import EhcpError
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GOOD = FIXTURES / "sen2" / "good"
 FORMULA_START = ("=", "+", "-", "@")
-#: Leeds and Bradford renamed in the SEN2 files (CSV-quoted where the name has quotes).
-EVIL_LEEDS = '=HYPERLINK("http://evil.example/x","Leeds")'
-EVIL_BRADFORD = "@SUM(1+1)*cmd|' /C calc'!A0"
+#: Leeds and Bradford renamed in the SEN2 files (CSV-quoted where the name has quotes; no
+#: '/', which the loader refuses in names).
+EVIL_LEEDS = '=HYPERLINK("evil.example","Leeds")'
+EVIL_BRADFORD = "@SUM(1+1)*cmd|' -C calc'!A0"
 
 
 def _csv_quote(text: str) -> str:
@@ -93,24 +93,34 @@ def test_data_export_parquet_keeps_names_exact(evil_data: Path, tmp_path: Path,
     assert EVIL_LEEDS in set(pd.read_parquet(out)["name"])  # typed columns: nothing to run
 
 
-def test_synthetic_file_name_stays_inside_the_output_folder(
-    tmp_path: Path, cache: None
-) -> None:
+def test_path_like_la_names_are_refused_by_the_loader(tmp_path: Path, cache: None,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "sen2"
-    shutil.copytree(GOOD, folder)
-    for z in folder.glob("*.zip"):  # Leeds renamed to a path that climbs out of --out
-        with zipfile.ZipFile(z) as zin:
-            members = {i.filename: zin.read(i) for i in zin.infolist()}
-        with zipfile.ZipFile(z, "w") as zout:
-            for name, data in members.items():
-                zout.writestr(name, data.replace(b",Leeds,", b",../../../escaped,"))
+    folder.mkdir()
+    for z in GOOD.glob("*.zip"):  # Leeds renamed to a path that climbs out of --out
+        with zipfile.ZipFile(z) as zin, zipfile.ZipFile(folder / z.name, "w") as zout:
+            for info in zin.infolist():
+                zout.writestr(info, zin.read(info).replace(b",Leeds,", b",../../../escaped,"))
     out = tmp_path / "deep" / "out"
-    assert main(["cases", "synth", "--la", "E08000035", "--out", str(out), "--data-dir",
-                 str(folder), "--start", "2022-01-01", "--end", "2022-03-31"]) == 0
-    written = sorted(p.name for p in out.iterdir())
-    assert written == ["escaped_case_extract_synthetic.csv",
-                       "escaped_case_extract_synthetic.meta.json"]
-    assert {p.parent for p in tmp_path.rglob("escaped*")} == {out}
+    assert main(["forecast", "--la", "E08000035", "--out", str(out), "--data-dir",
+                 str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "field 'la_name'" in err and "../../../escaped" in err
+    assert not out.exists() and not list(tmp_path.rglob("*escaped*"))
+
+
+def test_synthetic_file_name_stays_inside_the_output_folder(tmp_path: Path) -> None:
+    from forecasting.data.synthetic import Calibration, generate_synthetic, write_synthetic
+
+    cal = Calibration("x", {2024: 20}, refusal_rate=0.2, not_issued_rate=0.02,
+                      pct_within_20wk=50.0)
+    df = generate_synthetic(cal, start="2024-01-01", end="2024-03-31", seed=1)
+    out = tmp_path / "deep" / "out"
+    path = write_synthetic(df, out, "../../../escaped\\..\\x", calibration=cal, seed=1)
+    assert path.parent == out
+    assert sorted(p.name for p in out.iterdir()) == [
+        "escaped_x_case_extract_synthetic.csv", "escaped_x_case_extract_synthetic.meta.json"]
+    assert {p.parent for p in tmp_path.rglob("*escaped*")} == {out}
 
 
 @pytest.mark.parametrize("loader", ["capacity", "scenarios", "batch"])

@@ -356,6 +356,16 @@ def _check_areas(df, level, rownum, source, problems, rejected, strict) -> None:
                      f"unknown local authority or region code {value!r}; expected {expected}",
                      file=source, row=int(row), field=col,
                      fix="check the code against the DfE file it came from")
+    # Names become parts of file names (forecast CSVs and charts): no path separators or
+    # control characters, which no DfE name has.
+    for mask, col in ((level == "la", "la_name"), (level == "regional", "region_name"),
+                      (level == "national", "country_name")):
+        odd = mask & df[col].str.contains(r"[/\\\x00-\x1f]", regex=True)
+        for row, value in zip(rownum[odd], df.loc[odd, col], strict=True):
+            _problem(problems, rejected, strict,
+                     f"name {value!r} has a '/', '\\' or control character, which no DfE "
+                     "area name has", file=source, row=int(row), field=col,
+                     fix="restore the name as DfE publishes it")
     named = df["la_name"].str.strip()
     bad = (level == "la") & (named == "")
     for row in rownum[bad]:

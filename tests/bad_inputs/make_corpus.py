@@ -75,6 +75,8 @@ def sen2_csvs() -> dict[str, bytes]:
         "unknown_la": _cell(text, leeds, header.index("new_la_code"), "Leeds").encode(),
         # A national row whose code would climb out of a batch output folder.
         "country_code_path": _cell(text, 0, header.index("country_code"), "../../escaped").encode(),
+        # An LA name that would make a path of a file name built from it.
+        "name_with_slash": _cell(text, leeds, header.index("la_name"), "Leeds/../../x").encode(),
         # Excel dropped the leading zero of a DfE code (080 -> 80).
         "excel_dropped_zero": _cell(text, leeds, header.index("old_la_code"), "80").encode(),
         "empty": b"",
