@@ -95,3 +95,65 @@ def test_monthly_timestamps_are_supported() -> None:
     fc = get_model("drift").fit(df).predict(2)
     assert [d.strftime("%Y-%m") for d in fc["ds"]] == ["2024-07", "2024-08"]
     assert fc["yhat"].iloc[0] == pytest.approx(80 + 30 / 29)
+
+
+# --- The documented treatment of Covid 2020, the SEN2 break and partial first years -----------
+
+def _steady(rate: float = 0.10, years: range = range(2014, 2025), level: float = 100.0,
+            dip: float | None = None) -> np.ndarray:
+    y = level * (1 + rate) ** np.arange(len(years))
+    if dip is not None:
+        y[list(years).index(2020)] *= dip
+    return y
+
+
+def test_covid_dip_does_not_bend_a_recent_growth_estimate() -> None:
+    years = range(2014, 2022)
+    dipped = pd.DataFrame({"unique_id": "a", "ds": years, "y": _steady(years=years, dip=0.7)})
+    clean = dipped.assign(y=_steady(years=years))
+    adjusted = get_model("log_drift", window=1).fit(dipped).predict(1)["yhat"].iloc[0]
+    ignored = get_model("log_drift", window=1, covid=False).fit(dipped).predict(1)["yhat"].iloc[0]
+    truth = get_model("log_drift", window=1).fit(clean).predict(1)["yhat"].iloc[0]
+    assert adjusted == pytest.approx(truth, rel=1e-3)
+    assert ignored > truth * 1.1  # without the adjustment the rebound reads as fast growth
+
+
+def test_break_year_is_a_level_shift_not_growth() -> None:
+    y = np.array([100.0, 110, 120, 130, 200, 210, 220])  # +70 at the 2022 break
+    df = pd.DataFrame({"unique_id": "a", "ds": range(2018, 2025), "y": y})
+    shifted = get_model("drift", break_year=2022).fit(df).predict(1)["yhat"].iloc[0]
+    assert shifted == pytest.approx(230.0)
+    assert get_model("drift").fit(df).predict(1)["yhat"].iloc[0] == pytest.approx(220 + 120 / 6)
+
+
+def test_partial_first_year_is_dropped_by_log_models() -> None:
+    y = [3.0, 334, 365, 504, 563, 594, 563, 548, 362, 958, 773]  # Leeds new plans 2014-2024
+    df = pd.DataFrame({"unique_id": "Leeds", "ds": range(2014, 2025), "y": y})
+    growth = get_model("log_drift").fit(df).predict(1)["yhat"].iloc[0] / 773
+    assert 1.0 < growth < 1.15  # not the 2.7-fold-a-year implied by starting from 3
+
+
+def _national_panel(dip: float | None) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(30):
+        base = _steady(level=50.0 + 10 * i, dip=dip) * rng.lognormal(0, 0.03, 11)
+        rows += [(f"la{i}", year, v) for year, v in zip(range(2014, 2025), base, strict=True)]
+    return pd.DataFrame(rows, columns=["unique_id", "ds", "y"])
+
+
+def test_global_model_trend_skips_the_covid_changes() -> None:
+    model = get_model("global", alpha=1e9).fit(_national_panel(dip=0.75))
+    trends = {uid: state[1] for uid, state in model.state_.items()}
+    assert np.median(list(trends.values())) == pytest.approx(np.log(1.10), abs=0.01)
+
+
+def test_global_model_borrows_strength_from_the_national_trend() -> None:
+    panel = _national_panel(dip=None)
+    jumpy = panel["unique_id"].eq("la3") & panel["ds"].eq(2024)
+    panel.loc[jumpy, "y"] *= 1.5  # one odd year in one LA
+    last = panel.loc[jumpy, "y"].iloc[0]
+    own = get_model("log_drift3").fit(panel).predict(1).set_index("unique_id")["yhat"]["la3"]
+    pooled = get_model("global").fit(panel).predict(1).set_index("unique_id")["yhat"]["la3"]
+    assert pooled < own  # the jump is not extrapolated as new growth
+    assert pooled < last * 1.1  # and is partly treated as noise
