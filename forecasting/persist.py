@@ -8,8 +8,11 @@ A model can define ``get_state() -> dict`` and ``set_state(dict)``; otherwise it
 (scikit-learn style: parameters, and fitted state ending in ``_``) are stored when they are
 plain values: numbers, strings, None, lists, tuples, dicts, NumPy arrays, pandas Series /
 DataFrames / Timestamps, and objects of this package or of scikit-learn made of such values
-(a fitted ``Pipeline(StandardScaler, Ridge)``, a dataclass of fitted rates), rebuilt by class
-name without calling any code of theirs. Anything else (e.g. a statsmodels results object)
+(a fitted ``Pipeline(StandardScaler, Ridge)``, a dataclass of fitted rates, statsmodels' Theta
+results), rebuilt by class name without calling any code of theirs. Fitted statsmodels ARIMA
+and ETS results are stored as their data, settings and fitted parameters and rebuilt by
+smoothing with those parameters (no re-estimation); Prophet models through Prophet's own JSON
+serialiser. Anything else (e.g. a statsmodels results object)
 cannot be stored safely and raises :class:`UnpersistableError` naming the attribute, so
 nothing half-saved passes for a model.
 """
@@ -43,7 +46,15 @@ FORMAT = "ehcp-model/1"
 # Only classes from these packages may be rebuilt on load, so a doctored file cannot name an
 # arbitrary callable; they are created with __new__ and given their saved attributes, never
 # called.
-_ALLOWED_PREFIXES = ("forecasting.", "sklearn.")
+_ALLOWED_PREFIXES = ("forecasting.", "sklearn.", "statsmodels.tsa.forecasting.theta")
+# statsmodels state-space models rebuilt from (data, settings, fitted parameters) by smoothing
+# with the saved parameters: no re-estimation, the same forecasts.
+_STATESPACE = {
+    "statsmodels.tsa.arima.model:ARIMA": None,
+    "statsmodels.tsa.exponential_smoothing.ets:ETSModel": (
+        "error", "trend", "damped_trend", "seasonal", "seasonal_periods",
+        "initialization_method"),
+}
 
 
 def _allowed(module: str) -> bool:
@@ -111,6 +122,9 @@ class _Encoder:
                 "data": [self(value[c].tolist(), f"{where}[{c!r}]") for c in value.columns],
                 "dtypes": [str(t) for t in value.dtypes],
             }}
+        special = _encode_special(value, self, where)
+        if special is not None:
+            return special
         cls = type(value)
         if _allowed(cls.__module__) and hasattr(value, "__dict__") and not isinstance(
                 value, type) and not callable(value):
@@ -124,6 +138,39 @@ class _Encoder:
             f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which cannot be "
             "saved without pickle; give the model get_state()/set_state() returning plain values"
         )
+
+
+def _encode_special(value: Any, enc: _Encoder, where: str) -> Any:
+    """Fitted statsmodels ARIMA/ETS results and Prophet models, or None for anything else."""
+    model = getattr(value, "model", None)
+    path = f"{type(model).__module__}:{type(model).__qualname__}" if model is not None else ""
+    if path in _STATESPACE and hasattr(value, "params"):
+        names = _STATESPACE[path]
+        kwds = model._get_init_kwds() if names is None else {k: getattr(model, k) for k in names}
+        return {"__statespace__": {
+            "class": path,
+            "endog": enc(model.data.orig_endog, f"{where}.endog"),
+            "kwds": enc(dict(kwds), f"{where}.kwds"),
+            "params": enc(np.asarray(value.params, dtype=float), f"{where}.params"),
+        }}
+    if type(value).__module__ == "prophet.forecaster" and type(value).__name__ == "Prophet":
+        from prophet.serialize import model_to_json
+
+        return {"__prophet__": model_to_json(value)}
+    return None
+
+
+def _decode_statespace(body: dict[str, Any], arrays: Any) -> Any:
+    import warnings
+
+    if body["class"] not in _STATESPACE:
+        raise EhcpError(f"refusing to load {body['class']!r}", field="class")
+    module, _, name = body["class"].partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    model = cls(_decode(body["endog"], arrays), **_decode(body["kwds"], arrays))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the same convergence notes as at fitting time
+        return model.smooth(_decode(body["params"], arrays))
 
 
 def _decode(value: Any, arrays: Any) -> Any:
@@ -154,6 +201,12 @@ def _decode(value: Any, arrays: Any) -> Any:
         obj = klass.__new__(klass)
         obj.__dict__.update({k: _decode(v, arrays) for k, v in body["attrs"].items()})
         return obj
+    if tag == "__statespace__":
+        return _decode_statespace(body, arrays)
+    if tag == "__prophet__":
+        from prophet.serialize import model_from_json
+
+        return model_from_json(body)
     if tag == "__frame__":
         cols = _decode(body["columns"], arrays)
         data = {c: pd.Series(_decode(v, arrays), dtype=_dtype(t))
