@@ -142,7 +142,7 @@ class _Encoder:
 
 def _encode_special(value: Any, enc: _Encoder, where: str) -> Any:
     """Fitted statsmodels ARIMA/ETS results and Prophet models, or None for anything else."""
-    model = getattr(value, "model", None)
+    model: Any = getattr(value, "model", None)
     path = f"{type(model).__module__}:{type(model).__qualname__}" if model is not None else ""
     if path in _STATESPACE and hasattr(value, "params"):
         names = _STATESPACE[path]
