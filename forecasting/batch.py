@@ -361,11 +361,14 @@ def write_la_files(result: LaResult, out_dir: Path | None, models_dir: Path | No
     """
     la = _safe_name(result.la)
     if out_dir is not None:
+        from forecasting.reporting.outputs import neutralise_frame
+
         folder = out_dir / la
         folder.mkdir(parents=True, exist_ok=True)
         for name, frame in result.tables.items():
             if frame is not None and len(frame):
-                frame.to_csv(folder / f"{name}.csv", index=False)
+                # Names from data files must not reach a spreadsheet as formulas.
+                neutralise_frame(frame).to_csv(folder / f"{name}.csv", index=False)
     models = result.extras.get("models") or {}
     if models_dir is not None and models:
         from forecasting.persist import write_state

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -36,6 +36,28 @@ MEASURE_ALIASES = {
 }
 
 
+def _known_models(names: tuple[str, ...]) -> tuple[str, ...]:
+    # Refused when the config is read, not when every LA's task fails on it.
+    from forecasting.models import MODEL_NAMES
+
+    bad = [n for n in names if n not in MODEL_NAMES]
+    if bad:
+        raise ValueError(f"unknown model {bad[0]!r}; use one of {', '.join(MODEL_NAMES)}")
+    return names
+
+
+def _known_measures(names: tuple[str, ...]) -> tuple[str, ...]:
+    from forecasting.data import MEASURES
+
+    bad = [n for n in names if MEASURE_ALIASES.get(n, n) not in MEASURES]
+    if bad:
+        raise ValueError(f"unknown measure {bad[0]!r}; use SEN2 measures such as "
+                         "requests_received, new_plans, stock_plans")
+    if not names:
+        raise ValueError("list at least one measure, e.g. [requests_received]")
+    return tuple(MEASURE_ALIASES.get(n, n) for n in names)
+
+
 class ForecastSettings(BaseModel):
     """Which SEN2 measures to forecast, how far ahead and with which model."""
 
@@ -48,6 +70,16 @@ class ForecastSettings(BaseModel):
     level: tuple[int, ...] = (80, 95)
     save_models: bool = True
 
+    @field_validator("measures")
+    @classmethod
+    def _measures(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _known_measures(value)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        return _known_models((value,))[0]
+
 
 class BacktestSettings(BaseModel):
     """The rolling-origin backtest run for every measure of every LA."""
@@ -57,6 +89,11 @@ class BacktestSettings(BaseModel):
     n_windows: int = Field(default=3, ge=1, le=10)
     models: tuple[str, ...] = ("naive", "drift", "log_drift")
 
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _known_models(value)
+
 
 class ScenarioSettings(BaseModel):
     """The capacity scenarios simulated for every LA (skipped when ``file`` is not set)."""
@@ -65,7 +102,7 @@ class ScenarioSettings(BaseModel):
     file: str | None = None
     names: tuple[str, ...] | None = None
     n_paths: int = Field(default=1000, ge=1, le=100_000)
-    demand_measure: str = "requests_received"
+    demand_measure: Literal["requests_received"] = "requests_received"
     #: Demand paths are capped at this multiple of the LA's latest figure (explosive tails).
     max_demand_ratio: float = Field(default=4.0, gt=1.0, le=100.0)
 

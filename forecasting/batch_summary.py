@@ -123,9 +123,13 @@ def national_summary(
 
 
 def write_national_summary(summary: dict[str, pd.DataFrame], folder: str | Path) -> Path:
-    """Write each summary table as ``<folder>/national/<name>.csv``; returns the folder."""
+    """Write each summary table as ``<folder>/national/<name>.csv`` (text cells that a
+    spreadsheet would run as formulas are neutralised); returns the folder."""
+    from forecasting.reporting.outputs import neutralise_frame
+
     out = Path(folder) / "national"
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in summary.items():
-        frame.to_csv(out / f"{name}.csv", index=False)
+        # LA names come from the DfE files: a name starting '=' must not run as a formula.
+        neutralise_frame(frame).to_csv(out / f"{name}.csv", index=False)
     return out

@@ -150,3 +150,24 @@ def test_missing_year_uses_latest_unbroken_run_and_says_so(panel: pd.DataFrame) 
         "requests_received: no figure for 2020-2020; used 2021-2024 only"]
     fc = result.tables["forecasts"]
     assert (fc["measure"] == "requests_received").sum() == 3
+
+
+def test_unknown_model_or_measure_is_refused_when_the_config_is_read() -> None:
+    from forecasting.batch_config import load_batch_config
+
+    with pytest.raises(EhcpError, match=r"field 'forecast.model'.*crystal_ball"):
+        load_batch_config(None, forecast={"model": "crystal_ball"})
+    with pytest.raises(EhcpError, match=r"field 'backtest.models'.*crystal_ball"):
+        load_batch_config(None, backtest={"models": ["naive", "crystal_ball"]})
+    with pytest.raises(EhcpError, match=r"field 'forecast.measures'.*happiness"):
+        load_batch_config(None, forecast={"measures": ["happiness"]})
+
+
+def test_summary_csvs_neutralise_formula_names(tmp_path: Path) -> None:
+    from forecasting.batch_summary import write_national_summary
+
+    evil = pd.DataFrame({"la": ["E1"], "la_name": ['=HYPERLINK("http://x","y")'],
+                         "backlog_growth": [-3.0]})
+    out = write_national_summary({"la_ranking": evil}, tmp_path)
+    back = pd.read_csv(out / "la_ranking.csv")
+    assert back["la_name"].iloc[0].startswith("'=") and back["backlog_growth"].iloc[0] == -3.0
