@@ -309,10 +309,6 @@ def test_simulate_disk_full_is_a_message_and_keeps_the_previous_folder(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "ehcp run --overwrite on a full disk: forecasting.reporting.outputs.atomic_output_dir / "
-    "write_report let OSError(ENOSPC) escape (the previous report is kept), so the user gets "
-    "a traceback instead of an EhcpError naming --out"))
 def test_run_disk_full_is_a_message_and_keeps_the_previous_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     close_figures: None,
