@@ -17,7 +17,6 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 
 SETUP = """\
-%matplotlib inline
 import warnings
 
 import pandas as pd
@@ -79,7 +78,9 @@ from forecasting.data import find_la, headline_table, load_panel
 from forecasting.forecast import cross_validation, forecast, la_history, la_series_id, simulate
 from forecasting.notebooks import area_comparison
 from forecasting.reporting.charts import plot_complexity_mix
-from forecasting.reporting.fanchart import plot_forecast, plot_leaderboard"""),
+from forecasting.reporting.fanchart import plot_forecast, plot_leaderboard
+# Last: importing the report charts selects the headless "agg" backend.
+%matplotlib inline"""),
     md("## 1. The LA's headline figures\n"
        "One row per SEN2 measure, one column per **calendar year** (stock: January of that "
        "year). `pct_within_20wk_ex` is DfE's headline timeliness measure: the % of new plans "
@@ -130,7 +131,7 @@ cv = cross_validation(every_la, h=backtest_h, n_windows=backtest_windows, models
 errors = evaluate(cv[cv["unique_id"] == series_id], history, level=(80,))
 board = leaderboard(errors)
 board"""),
-    code("""plot_leaderboard(board, title=f"{la_name}: backtest MASE by model (lower is better)")"""),
+    code("""plot_leaderboard(board, title=f"{la_name}: backtest MASE by model (lower is better)");"""),
     md("The same scores by how far ahead the forecast was (`horizon` in years):"),
     code("""leaderboard(errors, by=("horizon", "model"))"""),
     md("""\
@@ -147,7 +148,7 @@ fcst = fcst[fcst["unique_id"] == series_id].reset_index(drop=True)
 fcst"""),
     code("""\
 plot_forecast(history, fcst, title=f"{la_name}: {measure}, calendar years (DfE SEN2) and forecast ({chosen})",
-              ylabel=measure.replace("_", " "))"""),
+              ylabel=measure.replace("_", " "));"""),
     md("""\
 ### Sample paths for the capacity simulator
 The simulator (notebooks 02-04) needs whole futures, not just intervals: each `sample_id` is one
@@ -228,7 +229,9 @@ import ipywidgets as widgets
 
 from forecasting.notebooks import load_scenario_file, simulate_scenarios, staffing_what_if
 from forecasting.reporting.charts import plot_backlog_bands, plot_timeliness
-from forecasting.reporting.tables import BANDS, backlog_by_fy, percentile_bands, timeliness_by_fy"""),
+from forecasting.reporting.tables import BANDS, backlog_by_fy, percentile_bands, timeliness_by_fy
+# Last: importing the report charts selects the headless "agg" backend.
+%matplotlib inline"""),
     md("## 1. The scenarios in the file"),
     code("""\
 scenarios = load_scenario_file(config, years=years)
@@ -308,7 +311,9 @@ from pathlib import Path
 from forecasting.notebooks import load_scenario_file, optimise_scenarios, simulate_scenarios, with_staffing
 from forecasting.reporting.bundle import Chart, ReportBundle, Table, write_report
 from forecasting.reporting.charts import plot_cost_fte, plot_timeliness, plot_tradeoff
-from forecasting.reporting.tables import backlog_by_fy, cost_by_fy, fte_by_fy, timeliness_by_fy"""),
+from forecasting.reporting.tables import backlog_by_fy, cost_by_fy, fte_by_fy, timeliness_by_fy
+# Last: importing the report charts selects the headless "agg" backend.
+%matplotlib inline"""),
     md("## 1. The targets"),
     code("""\
 scenarios = load_scenario_file(config)
@@ -428,7 +433,9 @@ from forecasting.forecast import forecast
 from forecasting.notebooks import load_scenario_file, simulate_scenarios
 from forecasting.reporting.charts import plot_backlog_bands
 from forecasting.reporting.fanchart import plot_forecast
-from forecasting.reporting.tables import BANDS, backlog_by_fy, percentile_bands, timeliness_by_fy"""),
+from forecasting.reporting.tables import BANDS, backlog_by_fy, percentile_bands, timeliness_by_fy
+# Last: importing the report charts selects the headless "agg" backend.
+%matplotlib inline"""),
     md("## 1. Load and check the extract\nRows that fail a check are listed, not dropped silently."),
     code("""\
 cases = load_extract(extract, strict=False)
@@ -474,7 +481,7 @@ backlog = backlog_by_age(open_cases)
 backlog"""),
     code("""\
 ax = backlog.set_index("band").drop(columns="total").plot.bar(
-    stacked=True, figsize=(9, 4), rot=0,
+    stacked=True, figsize=(10, 4), rot=0, fontsize=8,
     title=("SYNTHETIC - " if cases.synthetic else "") + f"open cases on {day.date()} by weeks past the deadline")
 ax.set_xlabel(""); ax.set_ylabel("open cases");"""),
     md("""\
@@ -497,9 +504,8 @@ pd.DataFrame({"extract": (profile / profile.mean()).round(2),
              ).rename_axis("calendar month")"""),
     code("""\
 monthly_fc = forecast(requests, h=horizon_months, level=levels, model=monthly_model)
-fig = plot_forecast(requests, monthly_fc)
-fig.suptitle(("SYNTHETIC - " if cases.synthetic else "") + "requests per calendar month: history and forecast")
-fig"""),
+plot_forecast(requests, monthly_fc, ylabel="requests per month",
+              title=("SYNTHETIC - " if cases.synthetic else "") + "requests per calendar month: history and forecast");"""),
     md("""\
 ## 5. The simulator started from this backlog
 The open cases above are the simulator's starting caseload (each in its stage, with its age),
