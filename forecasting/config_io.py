@@ -67,6 +67,22 @@ _StrictLoader.add_constructor(
 )
 
 
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
+    # PyYAML builds dates itself and raises a bare ValueError for 2025-13-01 or 2024-02-30,
+    # which knows neither the file nor the field. Keep such a value as text instead: the
+    # config model then rejects it naming the field (e.g. ``simulation.start``).
+    try:
+        return loader.construct_yaml_timestamp(node)  # type: ignore[no-untyped-call]
+    except (ValueError, OverflowError):
+        return str(loader.construct_scalar(node))
+
+
+_StrictLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    _construct_timestamp,  # type: ignore[arg-type]
+)
+
+
 def _with_file(err: EhcpError, file: str) -> EhcpError:
     return EhcpError(err.message, file=file, row=err.row, field=err.field, fix=err.fix)
 
@@ -227,9 +243,16 @@ def _model_at(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseMode
     return None
 
 
+#: Labels pydantic puts in an error location for the member of a union that failed
+#: (``requests_per_year.float``); they are not keys a user wrote, so the path leaves them out.
+_UNION_LABELS = frozenset({"float", "int", "str", "bool", "none"})
+
+
 def _dotted(loc: tuple[Any, ...], prefix: str) -> str:
     text = prefix
     for part in loc:
+        if isinstance(part, str) and (part in _UNION_LABELS or "[" in part):
+            continue
         if isinstance(part, int):
             text += f"[{part}]"
         else:

@@ -99,3 +99,84 @@ def test_cli_bad_config_exit_2_names_file_and_field(
     assert name in err and f"'{field}'" in err
     assert "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "words"),
+    [
+        ({"demand": {"requests_per_year": 1e300}}, "demand.requests_per_year", "1,000,000"),
+        ({"demand": {"requests_per_year": {2025: 2e6}}}, "demand.requests_per_year", "1,000,000"),
+        ({"demand": {"requests_per_year": {99999: 10}}}, "demand.requests_per_year", "years"),
+        ({"demand": {"requests_per_year": float("nan")}}, "demand.requests_per_year", "finite"),
+        ({"demand": {"requests_per_year": float("inf")}}, "demand.requests_per_year", "finite"),
+        ({"demand": {"seasonality": [float("nan")] * 12}}, "demand.seasonality[0]", "finite"),
+        ({"demand": {"seasonality": [1e9] * 12}}, "demand.seasonality", "0 to 100"),
+        ({"demand": {"initial": {"in_time_cases": 1e12}}}, "demand.initial.in_time_cases",
+         "less than or equal"),
+        ({"demand": {"initial": {"reviews_overdue": 1e12}}}, "demand.initial.reviews_overdue",
+         "less than or equal"),
+        ({"demand": {"initial": {"late_stage_mix": {"advice": float("nan")}}}},
+         "demand.initial.late_stage_mix.advice", "finite"),
+        ({"pipeline": {"milestones_weeks": {"final": 1e9}}}, "pipeline.milestones_weeks.final",
+         "less than or equal"),
+        ({"staff": {"ep": {**POOL, "cost_per_fte_year": 1e20}, "caseworker": POOL}},
+         "staff.ep.cost_per_fte_year", "less than or equal"),
+        ({"staff": {"ep": {"fte": [{"date": "2025-04-01", "fte": 20000}]}, "caseworker": POOL}},
+         "staff.ep.fte[0].fte", "10000"),
+        ({"simulation": {"seed": 2**70}}, "simulation.seed", "less than or equal"),
+    ],
+)
+def test_numbers_are_bounded_and_finite(override: dict, field: str, words: str) -> None:
+    # Each of these was accepted once and failed later inside numpy with a traceback.
+    data = {"staff": {"ep": POOL, "caseworker": POOL}, **override}
+    with pytest.raises(EhcpError) as info:
+        capacity_config(data, "c.yaml")
+    assert info.value.field == field and words in str(info.value)
+
+
+CW = "caseworker: {fte: [{date: 2025-04-01, fte: 1}]}"
+EP = "fte: [{date: 2025-04-01, fte: 1}]"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "field", "words"),
+    [
+        ("simulation: {start: 2025-13-01}", "simulation.start", "2025-13-01"),
+        ("simulation: {start: 2024-02-30}", "simulation.start", "2024-02-30"),
+        ("simulation: {start: 9999-01-01}", "simulation.start", "2100-12-31"),
+        ("simulation: {start: 1900-01-01}", "simulation.start", "2000-01-01"),
+        (f"staff: {{ep: {{fte: [{{date: 2025-02-30, fte: 1}}]}}, {CW}}}",
+         "staff.ep.fte[0].date", "2025-02-30"),
+        (f"staff: {{ep: {{{EP}, locum_hours: [{{date: 2025-00-10, hours_per_week: 5}}]}}, {CW}}}",
+         "staff.ep.locum_hours[0].date", "2025-00-10"),
+        (f"staff: {{ep: {{{EP}, trainees: [{{start: 2025-09-31, count: 1}}]}}, {CW}}}",
+         "staff.ep.trainees[0].start", "2025-09-31"),
+        ("pipeline: {reviews: {phase_transfer_deadline: 02-29}}",
+         "pipeline.reviews.phase_transfer_deadline", "02-29"),
+        ("pipeline: {reviews: {phase_transfer_deadline: 13-01}}",
+         "pipeline.reviews.phase_transfer_deadline", "13-01"),
+    ],
+)
+def test_impossible_dates_name_the_field(tmp_path: Path, yaml_text: str, field: str,
+                                         words: str) -> None:
+    # Read from YAML: PyYAML itself used to raise a bare ValueError for 2025-13-01.
+    staff = "" if yaml_text.startswith("staff:") else f"\nstaff: {{ep: {{{EP}}}, {CW}}}"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text + staff + "\n")
+    with pytest.raises(EhcpError) as info:
+        load_capacity_config(path)
+    assert info.value.field == field and words in str(info.value)
+    assert info.value.file == str(path)
+
+
+def test_bad_date_in_a_config_is_a_cli_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text((ROOT / "tests" / "fixtures" / "capacity" / "tiny.yaml").read_text()
+                    .replace("start: 2025-04-01", "start: 2025-13-01"))
+    code = main(["simulate", "--config", str(path), "--paths", "1", "--out",
+                 str(tmp_path / "sim")])
+    err = capsys.readouterr().err
+    assert code == 2 and "simulation.start" in err and "2025-13-01" in err
+    assert "Traceback" not in err and not (tmp_path / "sim").exists()

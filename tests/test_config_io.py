@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,28 @@ def test_valid_model_is_frozen() -> None:
 
 def test_closest_key_none_when_far() -> None:
     assert closest_key("zzzz", ["years", "seed"]) is None
+
+
+def test_impossible_calendar_dates_stay_text_for_the_model_to_name() -> None:
+    # PyYAML's own date constructor raises a bare ValueError here, naming no file or field.
+    data = loads_yaml("a: 2025-13-01\nb: 2024-02-30\nc: 2025-04-01\nd: 2025-04-01 25:00:00\n")
+    assert data["a"] == "2025-13-01" and data["b"] == "2024-02-30"
+    assert data["c"] == date(2025, 4, 1) and data["d"] == "2025-04-01 25:00:00"
+
+    class When(BaseModel):
+        model_config = STRICT
+        start: date
+
+    with pytest.raises(EhcpError) as info:
+        validate(When, {"start": data["a"]}, "c.yaml", prefix="simulation")
+    assert info.value.field == "simulation.start" and "2025-13-01" in str(info.value)
+
+
+def test_union_member_labels_are_left_out_of_the_field_path() -> None:
+    class Volumes(BaseModel):
+        model_config = STRICT
+        per_year: float | dict[int, float] = Field(default=1.0, allow_inf_nan=False)
+
+    with pytest.raises(EhcpError) as info:
+        validate(Volumes, {"per_year": float("nan")}, prefix="demand")
+    assert info.value.field == "demand.per_year"

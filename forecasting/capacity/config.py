@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from forecasting.config_io import STRICT, closest_key, load_yaml, validate
 from forecasting.errors import EhcpError
 
 __all__ = [
     "CAPACITY_SECTIONS",
+    "MAX_REQUESTS_PER_YEAR",
     "OTHER_SECTIONS",
     "CapacityConfig",
     "ComplexityGroup",
@@ -31,6 +32,7 @@ __all__ = [
     "InitialCaseload",
     "LocumChange",
     "PipelineConfig",
+    "PlanDate",
     "PoolConfig",
     "QueueConfig",
     "ReviewRules",
@@ -48,8 +50,25 @@ CAPACITY_SECTIONS = ("simulation", "pipeline", "staff", "demand")
 #: Sections owned by the scenario / reporting layer; passed over here.
 OTHER_SECTIONS = ("costs", "targets", "scenarios", "report", "run", "forecast", "data")
 
+#: Largest accepted requests for assessment in a year (England receives about 150,000).
+MAX_REQUESTS_PER_YEAR = 1_000_000.0
+#: Dates a plan can sensibly refer to; far-off years overflow the calendar arithmetic.
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def _in_range(day: date) -> date:
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ValueError(f"date must be between {FIRST_DATE} and {LAST_DATE}")
+    return day
+
+
+#: A calendar date within :data:`FIRST_DATE` .. :data:`LAST_DATE`.
+PlanDate = Annotated[date, AfterValidator(_in_range)]
+
+
 class _Model(BaseModel):
-    model_config = STRICT
+    # NaN and infinity pass pydantic's bounds checks but break the random draws downstream.
+    model_config = ConfigDict(**STRICT, allow_inf_nan=False)
 
 
 class SimulationConfig(_Model):
@@ -61,10 +80,10 @@ class SimulationConfig(_Model):
     730
     """
 
-    start: date = date(2025, 4, 1)
+    start: PlanDate = date(2025, 4, 1)
     years: int = Field(default=5, ge=1, le=10)
     n_paths: int = Field(default=1000, ge=1, le=100_000)
-    seed: int = Field(default=2025, ge=0)
+    seed: int = Field(default=2025, ge=0, le=2**63 - 1)
     time_step_days: Literal[1] = 1
 
     @property
@@ -105,9 +124,9 @@ class AdviceDelays(_Model):
 class Milestones(_Model):
     """Statutory limits in weeks from the request (SEND Regulations 2014)."""
 
-    decision: float = Field(default=6.0, gt=0)
-    draft: float = Field(default=16.0, gt=0)
-    final: float = Field(default=20.0, gt=0)
+    decision: float = Field(default=6.0, gt=0, le=104.0)
+    draft: float = Field(default=16.0, gt=0, le=104.0)
+    final: float = Field(default=20.0, gt=0, le=104.0)
 
     @model_validator(mode="after")
     def _ordered(self) -> Milestones:
@@ -139,6 +158,18 @@ class ReviewRules(_Model):
     phase_transfer_share: float = Field(default=0.15, ge=0.0, le=1.0)
     phase_transfer_deadline: str = Field(default="02-15", pattern=r"^\d\d-\d\d$")
     phase_transfer_window_weeks: float = Field(default=20.0, gt=0, le=52)
+
+    @field_validator("phase_transfer_deadline")
+    @classmethod
+    def _month_day(cls, text: str) -> str:
+        month, day = (int(x) for x in text.split("-"))
+        try:
+            date(2001, month, day)  # not a leap year: the deadline must exist every year
+        except ValueError:
+            raise ValueError(
+                f"'{text}' is not a day that occurs every year (MM-DD, e.g. 02-15)"
+            ) from None
+        return text
 
 
 class QueueConfig(_Model):
@@ -179,21 +210,21 @@ class PipelineConfig(_Model):
 class FteChange(_Model):
     """From ``date`` on, the funded establishment is ``fte``."""
 
-    date: date
+    date: PlanDate
     fte: float = Field(ge=0.0, le=10_000.0)
 
 
 class LocumChange(_Model):
     """From ``date`` on, locum / agency staff add ``hours_per_week`` of statutory work."""
 
-    date: date
+    date: PlanDate
     hours_per_week: float = Field(ge=0.0, le=100_000.0)
 
 
 class TraineeCohort(_Model):
     """Trainees who start on ``start`` and, if retained, qualify into posts after training."""
 
-    start: date
+    start: PlanDate
     count: float = Field(ge=0.0, le=1000.0)
 
 
@@ -214,8 +245,8 @@ class PoolConfig(_Model):
     training_years: float = Field(default=3.0, ge=0.0, le=10.0)
     trainee_retention: float = Field(default=0.8, ge=0.0, le=1.0)
     locum_hours: tuple[LocumChange, ...] = ()
-    cost_per_fte_year: float = Field(default=0.0, ge=0.0)
-    locum_cost_per_hour: float = Field(default=0.0, ge=0.0)
+    cost_per_fte_year: float = Field(default=0.0, ge=0.0, le=10_000_000.0)
+    locum_cost_per_hour: float = Field(default=0.0, ge=0.0, le=100_000.0)
 
     @field_validator("fte", "locum_hours")
     @classmethod
@@ -253,13 +284,13 @@ class InitialCaseload(_Model):
     """
 
     extract: Path | None = None
-    in_time_cases: float | None = Field(default=None, ge=0.0)
+    in_time_cases: float | None = Field(default=None, ge=0.0, le=MAX_REQUESTS_PER_YEAR)
     share_late: float = Field(default=0.0, ge=0.0, le=1.0)
     mean_weeks_late: float = Field(default=8.0, ge=0.0, le=260.0)
     late_stage_mix: dict[Literal["decision", "advice", "draft", "final"], float] = Field(
         default_factory=lambda: {"advice": 0.6, "draft": 0.3, "final": 0.1}  # type: ignore[arg-type,return-value]
     )
-    reviews_overdue: float = Field(default=0.0, ge=0.0)
+    reviews_overdue: float = Field(default=0.0, ge=0.0, le=2_000_000.0)
 
     @field_validator("late_stage_mix")
     @classmethod
@@ -291,8 +322,8 @@ class DemandConfig(_Model):
     @field_validator("seasonality")
     @classmethod
     def _seasonality(cls, weights: tuple[float, ...]) -> tuple[float, ...]:
-        if len(weights) != 12 or any(w < 0 for w in weights):
-            raise ValueError("seasonality needs 12 monthly weights >= 0 (January first)")
+        if len(weights) != 12 or any(not 0 <= w <= 100 for w in weights):
+            raise ValueError("seasonality needs 12 monthly weights from 0 to 100 (January first)")
         if sum(weights) <= 0:
             raise ValueError("seasonality weights must not all be 0")
         return weights
@@ -301,10 +332,14 @@ class DemandConfig(_Model):
     @classmethod
     def _volumes(cls, volumes: float | dict[int, float]) -> float | dict[int, float]:
         values = volumes.values() if isinstance(volumes, dict) else [volumes]
-        if any(v < 0 for v in values):
-            raise ValueError("requests_per_year must be >= 0")
+        if any(not 0 <= v <= MAX_REQUESTS_PER_YEAR for v in values):
+            raise ValueError(f"requests_per_year must be from 0 to {MAX_REQUESTS_PER_YEAR:,.0f}")
         if isinstance(volumes, dict) and not volumes:
             raise ValueError("requests_per_year needs at least one year")
+        if isinstance(volumes, dict) and any(
+                not FIRST_DATE.year <= y <= LAST_DATE.year for y in volumes):
+            raise ValueError(
+                f"requests_per_year years must be from {FIRST_DATE.year} to {LAST_DATE.year}")
         return volumes
 
     @model_validator(mode="after")
