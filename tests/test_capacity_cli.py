@@ -16,7 +16,7 @@ def test_simulate_writes_outputs_and_prints_summary(
 ) -> None:
     out = tmp_path / "sim"
     out.mkdir()
-    (out / "stale.txt").write_text("from an earlier run")
+    (out / "cases.csv").write_text("from an earlier run")  # replaced as a whole, not mixed
     code = main(["simulate", "--config", str(fixtures_dir / "capacity" / "tiny.yaml"),
                  "--paths", "3", "--seed", "11", "--out", str(out), "--record-path", "0"])
     printed = capsys.readouterr().out
@@ -42,3 +42,25 @@ def test_out_path_that_is_a_file_is_a_user_error(
                  "--paths", "1", "--out", str(target)])
     err = capsys.readouterr().err
     assert code == 2 and "--out" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("seed", ["-1", "-99"])
+def test_negative_seed_is_refused_without_a_traceback(
+    seed: str, fixtures_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["simulate", "--config", str(fixtures_dir / "capacity" / "tiny.yaml"),
+                 "--paths", "1", "--seed", seed, "--out", str(tmp_path / "sim")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--seed" in err and "Traceback" not in err
+    assert not (tmp_path / "sim").exists()
+
+
+def test_out_folder_with_other_files_is_left_alone(
+    fixtures_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], close_figures: None
+) -> None:
+    (tmp_path / "notes.docx").write_text("a planner's own file")
+    code = main(["simulate", "--config", str(fixtures_dir / "capacity" / "tiny.yaml"),
+                 "--paths", "1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--out" in err and "notes.docx" in err and "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.docx"]

@@ -194,3 +194,10 @@ def test_reviews_needing_ep_time_use_the_ep_pool() -> None:
     assert w["ep_hours_used"].sum() > 0
     # Every review finished went through the EP stage.
     assert w["completed_review_ep"].sum() == w["reviews_done"].sum()
+
+
+def test_negative_seed_is_a_user_error_naming_the_seed() -> None:
+    # numpy's default_rng raises a bare ValueError for it, which would reach the user raw.
+    with pytest.raises(EhcpError) as info:
+        simulate_capacity(small(), n_paths=1, seed=-1)
+    assert info.value.field == "seed" and "-1" in str(info.value)

@@ -7,8 +7,6 @@ and the chart; the written weekly table keeps every path.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +16,9 @@ from matplotlib.figure import Figure
 from forecasting.capacity.outputs import BANDS
 from forecasting.capacity.simulate import SimulationResult
 from forecasting.errors import EhcpError
+from forecasting.reporting.outputs import atomic_output_dir, neutralise_frame
 
-__all__ = ["plot_backlog_bands", "write_simulation", "yearly_summary"]
+__all__ = ["OUTPUT_NAMES", "plot_backlog_bands", "write_simulation", "yearly_summary"]
 
 
 def yearly_summary(weekly: pd.DataFrame) -> pd.DataFrame:
@@ -110,48 +109,80 @@ def plot_backlog_bands(weekly: pd.DataFrame, scenario: str | None = None,
     return fig
 
 
-def _atomic_dir(out: Path) -> tuple[Path, Path]:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    return tmp, out
+#: Files a simulation folder holds; a folder holding anything else is not replaced.
+OUTPUT_NAMES = frozenset({"weekly.parquet", "weekly.csv", "diagnostics.csv",
+                          "summary_by_year.csv", "cases.csv", "backlog_bands.png"})
+_HARMLESS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
+def _check_replaceable(out: Path) -> None:
+    # The whole --out folder is replaced, so a slip such as '--out .' or '--out ~' must not
+    # wipe a working folder: only a new, empty or earlier simulation folder is replaced.
+    here = Path.cwd().resolve()
+    where = out.resolve()
+    if where == here or where in here.parents:
+        raise EhcpError("--out is the current folder or one above it; it would be replaced",
+                        file=out, field="--out", fix="give a new folder, e.g. reports/simulate")
+    if out.is_dir():
+        try:
+            names = [p.name for p in out.iterdir()]
+        except OSError as err:
+            raise EhcpError(f"cannot read the output folder ({err.strerror})", file=out,
+                            field="--out", fix="choose another --out") from None
+        other = sorted(n for n in names if n not in OUTPUT_NAMES | _HARMLESS)
+        if other:
+            shown = ", ".join(other[:3]) + (" ..." if len(other) > 3 else "")
+            raise EhcpError(
+                f"the folder holds files a simulation did not write ({shown}); it would be "
+                "replaced", file=out, field="--out",
+                fix="give a new or empty folder, or the folder of an earlier 'ehcp simulate'")
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    # Scenario labels and case fields are user text: a cell starting '=' would run as a
+    # spreadsheet formula, so every CSV goes through the toolkit's one neutraliser.
+    neutralise_frame(frame).to_csv(path, index=False)
 
 
 def write_simulation(result: SimulationResult, out_dir: str | Path) -> list[Path]:
     """Write the weekly rows (Parquet and CSV), diagnostics, case records and the chart.
 
     Everything is written into a temporary folder next to ``out_dir`` and moved into place at
-    the end, so an interrupted run never leaves half-written files; an existing ``out_dir`` is
-    replaced.
+    the end (:func:`forecasting.reporting.outputs.atomic_output_dir`), so an interrupted run
+    never leaves half-written files and a failed write or swap keeps any previous
+    ``out_dir`` as it was; an existing ``out_dir`` is replaced, but only when it holds
+    nothing other than :data:`OUTPUT_NAMES` (and it may not be the working folder or one
+    above it). Text cells of the CSV files
+    that a spreadsheet would run as formulas get a leading ``'``; the Parquet file keeps the
+    values as given.
 
     Returns
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    EhcpError
+        Naming ``--out`` when it is a file, lies below a file, holds other files, is the
+        working folder, or cannot be written (a full disk, a read-only folder).
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise EhcpError("output path exists and is not a folder", file=out, field="--out")
-    tmp, final = _atomic_dir(out)
+    _check_replaceable(out)
     try:
-        result.weekly.to_parquet(tmp / "weekly.parquet", index=False)
-        result.weekly.to_csv(tmp / "weekly.csv", index=False)
-        result.diagnostics.to_csv(tmp / "diagnostics.csv", index=False)
-        yearly_summary(result.weekly).to_csv(tmp / "summary_by_year.csv", index=False)
-        if result.cases is not None:
-            result.cases.to_csv(tmp / "cases.csv", index=False)
-        fig = plot_backlog_bands(result.weekly)
-        fig.savefig(tmp / "backlog_bands.png", dpi=120, bbox_inches="tight")
-        os.chmod(tmp, 0o755)
-        if final.exists():
-            old = final.with_name(f".{final.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return sorted(final.iterdir())
+        with atomic_output_dir(out, overwrite=True) as tmp:
+            result.weekly.to_parquet(tmp / "weekly.parquet", index=False)
+            _write_csv(result.weekly, tmp / "weekly.csv")
+            _write_csv(result.diagnostics, tmp / "diagnostics.csv")
+            _write_csv(yearly_summary(result.weekly), tmp / "summary_by_year.csv")
+            if result.cases is not None:
+                _write_csv(result.cases, tmp / "cases.csv")
+            fig = plot_backlog_bands(result.weekly)
+            fig.savefig(tmp / "backlog_bands.png", dpi=120, bbox_inches="tight")
+            os.chmod(tmp, 0o755)
+    except EhcpError as err:
+        raise EhcpError(err.message, file=err.file, row=err.row, field=err.field or "--out",
+                        fix=err.fix) from None
+    return sorted(out.iterdir())

@@ -127,6 +127,8 @@ def simulate_capacity(
     seed = sim.seed if seed is None else int(seed)
     if n_paths < 1:
         raise EhcpError(f"need at least one path, got {n_paths}", field="n_paths")
+    if seed < 0:
+        raise EhcpError(f"the seed must be a whole number >= 0, got {seed}", field="seed")
     if record_path is not None and not 0 <= record_path < n_paths:
         raise EhcpError(f"cannot record path {record_path} of {n_paths}", field="record_path",
                         fix=f"choose a path from 0 to {n_paths - 1}")
