@@ -157,3 +157,15 @@ def test_global_model_borrows_strength_from_the_national_trend() -> None:
     pooled = get_model("global").fit(panel).predict(1).set_index("unique_id")["yhat"]["la3"]
     assert pooled < own  # the jump is not extrapolated as new growth
     assert pooled < last * 1.1  # and is partly treated as noise
+
+
+def test_global_model_uses_a_region_column_when_given() -> None:
+    panel = _national_panel(dip=None)
+    region = np.where(panel["unique_id"].str[2:].astype(int) % 2 == 0, "north", "south")
+    # The south grows faster in the last years: its LAs should be forecast to grow faster.
+    fast = (region == "south") & (panel["ds"] >= 2020)
+    panel.loc[fast, "y"] *= 1.04 ** (panel.loc[fast, "ds"] - 2019)
+    plain = get_model("global", alpha=1.0).fit(panel).predict(1)
+    grouped = get_model("global", alpha=1.0).fit(panel.assign(group=region)).predict(1)
+    assert len(grouped) == len(plain) == 30
+    assert not np.allclose(grouped["yhat"], plain["yhat"])
