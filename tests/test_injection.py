@@ -167,11 +167,6 @@ def test_simulate_scenario_label_is_neutralised(tmp_path: Path, close_figures: N
     assert not any(bad.values()), bad
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ehcp batch: LA names from the SEN2 files are written verbatim to "
-    "<out_dir>/<run-id>/national/la_ranking.csv (forecasting/batch_summary.py calls "
-    "DataFrame.to_csv without neutralising), so '=HYPERLINK(...)' reaches a spreadsheet as a "
-    "formula"))
 def test_batch_csvs_neutralise_la_names(evil_data: Path, tmp_path: Path, cache: None,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
