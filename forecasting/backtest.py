@@ -144,7 +144,13 @@ def run_backtest(measure: str, *, la: str | None = None, models: Sequence[str] |
     only restricts the scoring. Writes ``leaderboard_<measure>.csv`` and a plot to ``out``.
     """
     from forecasting.data import find_la, load_panel
-    from forecasting.forecast import Report, cross_validation, la_history, la_series_id
+    from forecasting.forecast import (
+        Report,
+        cross_validation,
+        la_history,
+        la_series_id,
+        output_folder,
+    )
     from forecasting.forecast import resolve_measure as _resolve
     from forecasting.models import get_model
 
@@ -152,6 +158,7 @@ def run_backtest(measure: str, *, la: str | None = None, models: Sequence[str] |
     names = list(models) if models else list(DEFAULT_BACKTEST_MODELS)
     for m in names:
         get_model(m)
+    folder = output_folder(out) if out is not None else None
     panel = load_panel(data_dir)
     history = la_history(panel, measure_name)
     cv = cross_validation(history, h=h, n_windows=n_windows, models=names, level=(80, 95))
@@ -166,13 +173,11 @@ def run_backtest(measure: str, *, la: str | None = None, models: Sequence[str] |
              f"{int(cutoffs[0])}-{int(cutoffs[-1])}, horizons 1-{h} (MASE < 1 beats a one-year "
              "naive forecast in-sample)")
     files: list[Path] = []
-    if out is not None:
+    if folder is not None:
         import matplotlib.pyplot as plt
 
         from forecasting.reporting.fanchart import plot_leaderboard
 
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
         board.to_csv(folder / f"leaderboard_{measure_name}.csv", index=False)
         fig = plot_leaderboard(board, title=title.split(" (")[0])
         fig.savefig(folder / f"leaderboard_{measure_name}.png", dpi=120, bbox_inches="tight")

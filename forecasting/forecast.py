@@ -27,7 +27,8 @@ from forecasting.models.base import (
 )
 
 __all__ = ["MEASURE_ALIASES", "Report", "cross_validation", "fit_with_fallback", "forecast",
-           "la_forecast", "la_history", "la_series_id", "resolve_measure", "simulate"]
+           "la_forecast", "la_history", "la_series_id", "output_folder", "resolve_measure",
+           "simulate"]
 
 #: Short measure names accepted by the CLI, mapped to SEN2 panel measures.
 MEASURE_ALIASES = {
@@ -322,6 +323,29 @@ def la_series_id(history: pd.DataFrame, code: str) -> str:
                     fix="check the LA has published figures for the measure (ehcp data show)")
 
 
+def output_folder(out: str | Path) -> Path:
+    """Create (if needed) and return an output folder; a path that cannot be one is a user error.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile() as f:
+    ...     output_folder(Path(f.name) / "out")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    forecasting.errors.EhcpError: field '--out': cannot create the output folder ... Fix: choose a folder path whose parents are folders you can write to.
+    """
+    folder = Path(out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise EhcpError(f"cannot create the output folder {folder} ({err.strerror or err})",
+                        field="--out",
+                        fix="choose a folder path whose parents are folders you can write to"
+                        ) from None
+    return folder
+
+
 def la_forecast(la: str, measure: str, h: int = 5, model: str = "auto",
                 data_dir: str | Path | None = None, out: str | Path | None = None) -> Report:
     """Forecast one LA's measure, fitting every LA together; optionally write CSV and PNG.
@@ -334,6 +358,7 @@ def la_forecast(la: str, measure: str, h: int = 5, model: str = "auto",
     measure_name = resolve_measure(measure)
     validate_h(h)
     get_model(model)  # an unknown model fails before the data load
+    folder = output_folder(out) if out is not None else None
     panel = load_panel(data_dir)
     code = find_la(panel, la)
     name = str(panel.loc[panel["unique_id"] == code, "name"].iloc[-1])
@@ -345,11 +370,9 @@ def la_forecast(la: str, measure: str, h: int = 5, model: str = "auto",
     title = (f"{name} ({uid}): {measure_name}, {h} years ahead, model {model} "
              f"(history {int(hist_la['ds'].min())}-{int(hist_la['ds'].max())})")
     files: list[Path] = []
-    if out is not None:
+    if folder is not None:
         from forecasting.reporting.fanchart import plot_forecast
 
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
         stem = f"forecast_{name.lower().replace(' ', '_')}_{measure_name}"
         mine.to_csv(folder / f"{stem}.csv", index=False)
         fig = plot_forecast(hist_la, mine, title=f"{name}: {measure_name} ({model})",
