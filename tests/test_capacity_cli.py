@@ -44,14 +44,17 @@ def test_out_path_that_is_a_file_is_a_user_error(
     assert code == 2 and "--out" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("seed", ["-1", "-99"])
-def test_negative_seed_is_refused_without_a_traceback(
-    seed: str, fixtures_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("option", "value"), [("--seed", "-1"), ("--seed", "-99"),
+                                               ("--paths", "1000000000")])
+def test_out_of_range_seed_or_paths_is_refused_without_a_traceback(
+    option: str, value: str, fixtures_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    args = {"--paths": "1", "--seed": "1", option: value}
     code = main(["simulate", "--config", str(fixtures_dir / "capacity" / "tiny.yaml"),
-                 "--paths", "1", "--seed", seed, "--out", str(tmp_path / "sim")])
+                 *[x for kv in args.items() for x in kv], "--out", str(tmp_path / "sim")])
     err = capsys.readouterr().err
-    assert code == 2 and "--seed" in err and "Traceback" not in err
+    assert code == 2 and option in err and "Traceback" not in err
     assert not (tmp_path / "sim").exists()
 
 

@@ -201,3 +201,11 @@ def test_negative_seed_is_a_user_error_naming_the_seed() -> None:
     with pytest.raises(EhcpError) as info:
         simulate_capacity(small(), n_paths=1, seed=-1)
     assert info.value.field == "seed" and "-1" in str(info.value)
+
+
+@pytest.mark.parametrize("n_paths", [0, 10**9])
+def test_path_count_outside_the_config_bounds_is_refused(n_paths: int) -> None:
+    # A thousand million paths would exhaust memory before any message; refuse it up front.
+    with pytest.raises(EhcpError) as info:
+        simulate_capacity(small(), n_paths=n_paths, seed=1)
+    assert info.value.field == "n_paths" and "100,000" in str(info.value)

@@ -22,6 +22,7 @@ from forecasting.errors import EhcpError
 
 __all__ = [
     "CAPACITY_SECTIONS",
+    "MAX_PATHS",
     "MAX_REQUESTS_PER_YEAR",
     "OTHER_SECTIONS",
     "CapacityConfig",
@@ -52,6 +53,8 @@ OTHER_SECTIONS = ("costs", "targets", "scenarios", "report", "run", "forecast", 
 
 #: Largest accepted requests for assessment in a year (England receives about 150,000).
 MAX_REQUESTS_PER_YEAR = 1_000_000.0
+#: Most sample paths one simulation may draw (memory grows with paths x weeks).
+MAX_PATHS = 100_000
 #: Dates a plan can sensibly refer to; far-off years overflow the calendar arithmetic.
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 12, 31)
 
@@ -82,7 +85,7 @@ class SimulationConfig(_Model):
 
     start: PlanDate = date(2025, 4, 1)
     years: int = Field(default=5, ge=1, le=10)
-    n_paths: int = Field(default=1000, ge=1, le=100_000)
+    n_paths: int = Field(default=1000, ge=1, le=MAX_PATHS)
     seed: int = Field(default=2025, ge=0, le=2**63 - 1)
     time_step_days: Literal[1] = 1
 

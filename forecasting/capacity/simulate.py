@@ -15,7 +15,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from forecasting.capacity.config import CapacityConfig
+from forecasting.capacity.config import MAX_PATHS, CapacityConfig
 from forecasting.capacity.demand import (
     CaseArrays,
     block_cases,
@@ -125,8 +125,8 @@ def simulate_capacity(
     sim = config.simulation
     n_paths = sim.n_paths if n_paths is None else int(n_paths)
     seed = sim.seed if seed is None else int(seed)
-    if n_paths < 1:
-        raise EhcpError(f"need at least one path, got {n_paths}", field="n_paths")
+    if not 1 <= n_paths <= MAX_PATHS:
+        raise EhcpError(f"need from 1 to {MAX_PATHS:,} paths, got {n_paths:,}", field="n_paths")
     if seed < 0:
         raise EhcpError(f"the seed must be a whole number >= 0, got {seed}", field="seed")
     if record_path is not None and not 0 <= record_path < n_paths:

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate(
         config: Annotated[Path, typer.Option("--config", help="Config YAML (simulation, pipeline, staff, demand sections).")],
-        paths: Annotated[int | None, typer.Option("--paths", min=1, help="Sample paths (default: simulation.n_paths).")] = None,
+        paths: Annotated[int | None, typer.Option("--paths", min=1, max=100_000, help="Sample paths (default: simulation.n_paths).")] = None,
         seed: Annotated[int | None, typer.Option("--seed", min=0, help="Random seed (default: simulation.seed).")] = None,
         out: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")] = Path("reports/simulate"),
         data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with the DfE SEN2 zips, for demand.source: forecast.")] = None,
