@@ -3,6 +3,8 @@
 - the event heap: a 4-ary min-heap of (time, payload) in two parallel arrays;
 - pool queues: one binary min-heap per pool (row ``q`` of 2-D arrays) keyed by
   (priority rank, policy key, join order);
+- FIFO pool queues: with ``fifo`` the policy key is the join time, so each priority level is
+  served in join order and a linked list per level gives the heap's order in O(1);
 - :func:`time_order`: a stable argsort of arrival times in O(n).
 """
 
@@ -11,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["ev_pop", "ev_push", "q_pop", "q_push", "time_order"]
+__all__ = ["ev_pop", "ev_push", "fifo_levels", "fifo_pop", "fifo_push", "q_pop", "q_push",
+           "time_order"]
 
 
 # --- event heap: 4-ary min-heap of (time, payload), payload = id * 4 + type -----------------------
@@ -128,6 +131,64 @@ def q_pop(k1, k2, sq, qc, q, n):
     sq[q, i] = sn
     qc[q, i] = cn
     return case
+
+
+# --- FIFO pool queues: one linked list per (pool, priority level) ----------------------------------
+
+@njit(cache=True)
+def fifo_levels(pool_of, prio, class_rank):
+    """Level of each (stage, class) within its pool: the rank of its heap key ``k1``.
+
+    Returns ``lvl[stage, class]`` and the number of levels of each pool. Keys that are equal
+    share a level, where the heap would order them by join time then join order, i.e. FIFO.
+    """
+    n_stages = pool_of.shape[0]
+    n_pools = class_rank.shape[0]
+    n_cls = class_rank.shape[1]
+    slots = n_cls + 1
+    lvl = np.zeros((n_stages, max(n_cls, 1)), np.int64)
+    n_lv = np.zeros(n_pools, np.int64)
+    kv = np.empty(max(n_stages * n_cls, 1), np.int64)
+    for q in range(n_pools):
+        m = 0
+        for s in range(n_stages):
+            if pool_of[s] == q:
+                for k in range(n_cls):
+                    kv[m] = prio[s] * slots + class_rank[q, k]
+                    m += 1
+        if m == 0:
+            continue
+        u = np.unique(kv[:m])
+        n_lv[q] = u.shape[0]
+        for s in range(n_stages):
+            if pool_of[s] == q:
+                for k in range(n_cls):
+                    lvl[s, k] = np.searchsorted(u, prio[s] * slots + class_rank[q, k])
+    return lvl, n_lv
+
+
+@njit(cache=True, inline="always")
+def fifo_push(head, tail, nxt, q, lv, case):
+    nxt[case] = -1
+    last = tail[q, lv]
+    if last < 0:
+        head[q, lv] = case
+    else:
+        nxt[last] = case
+    tail[q, lv] = case
+
+
+@njit(cache=True, inline="always")
+def fifo_pop(head, tail, nxt, q, n_levels):
+    """Remove and return the first case of the lowest non-empty level (the queue is not empty)."""
+    for lv in range(n_levels):
+        case = head[q, lv]
+        if case >= 0:
+            head[q, lv] = nxt[case]
+            if nxt[case] < 0:
+                tail[q, lv] = -1
+            return case
+    return -1
 
 
 @njit(cache=True)

@@ -19,7 +19,16 @@ import numpy as np
 from numba import njit
 
 from forecasting.capacity.distributions import draw, stream, uniform
-from forecasting.capacity.engine_heaps import ev_pop, ev_push, q_pop, q_push, time_order
+from forecasting.capacity.engine_heaps import (
+    ev_pop,
+    ev_push,
+    fifo_levels,
+    fifo_pop,
+    fifo_push,
+    q_pop,
+    q_push,
+    time_order,
+)
 
 __all__ = ["run_paths", "scratch", "sim_path"]
 
@@ -154,7 +163,7 @@ def scratch(n, n_pools):
     """Scratch buffers for :func:`sim_path` for paths of up to ``n`` cases."""
     m = max(n, 1)
     cap = m + n_pools + 2
-    return (np.empty((8, m), np.float64), np.empty((6, m), np.int64),
+    return (np.empty((8, m), np.float64), np.empty((7, m), np.int64),
             np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.float64),
             np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.int64),
             np.empty(cap, np.float64), np.empty(cap, np.int64))
@@ -231,6 +240,14 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         for d in range(n_days - 1, -1, -1):
             smax[q, d] = max(smax[q, d + 1], servers[q, d])
     seq = 0
+    # FIFO pools: a linked list per priority level instead of a heap (same order, O(1)).
+    lvl, n_lv = fifo_levels(pool_of, prio, class_rank)
+    max_lv = 1
+    for q in range(n_pools):
+        max_lv = max(max_lv, n_lv[q])
+    f_head = np.full((n_pools, max_lv), -1, np.int64)
+    f_tail = np.full((n_pools, max_lv), -1, np.int64)
+    nxt = ints[6, :n]
 
     wdiff = np.zeros((n_stages, n_weeks + 1), np.int64)
     idiff = np.zeros((n_stages, n_bands, n_weeks + 1), np.int64)
@@ -357,10 +374,13 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                                          stream(key, order[c], h, 1))
                 dend[c] = de
                 phase[c] = _WAITING
-                k1 = prio[s] * n_class_slots + class_rank[q, cls[c]]
                 pol = policy[q]
-                k2 = t if pol == 0 else (t_arr[c] if pol == 1 else dl[c])
-                q_push(qk1, qk2, qsq, qc, q, qn[q], k1, k2, seq, c)
+                if pol == 0:
+                    fifo_push(f_head, f_tail, nxt, q, lvl[s, cls[c]], c)
+                else:
+                    k1 = prio[s] * n_class_slots + class_rank[q, cls[c]]
+                    k2 = t_arr[c] if pol == 1 else dl[c]
+                    q_push(qk1, qk2, qsq, qc, q, qn[q], k1, k2, seq, c)
                 qn[q] += 1
                 seq += 1
                 disp1 = q
@@ -371,7 +391,10 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 continue
             cap_q = _servers_on(servers, q, t)
             while qn[q] > 0 and busy[q] < cap_q:
-                c = q_pop(qk1, qk2, qsq, qc, q, qn[q])
+                if policy[q] == 0:
+                    c = fifo_pop(f_head, f_tail, nxt, q, n_lv[q])
+                else:
+                    c = q_pop(qk1, qk2, qsq, qc, q, qn[q])
                 qn[q] -= 1
                 busy[q] += 1
                 start_t[c] = t
