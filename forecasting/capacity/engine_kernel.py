@@ -36,6 +36,10 @@ _WORK_DONE = 0
 _STAGE_END = 1
 _TICK = 2
 
+# Columns of the per-case float and int state.
+_T_ARR, _MULT, _DL, _ENTRY, _START, _DEND, _WORK, _SERVED = 0, 1, 2, 3, 4, 5, 6, 7
+_STAGE0, _CLS, _PHASE, _CUR, _HOP, _NXT, _ORD = 0, 1, 2, 3, 4, 5, 6
+
 _WAITING = 1
 _SERVICE = 2
 _DELAY = 3
@@ -163,7 +167,9 @@ def scratch(n, n_pools):
     """Scratch buffers for :func:`sim_path` for paths of up to ``n`` cases."""
     m = max(n, 1)
     cap = m + n_pools + 2
-    return (np.empty((8, m), np.float64), np.empty((7, m), np.int64),
+    # Per-case state is stored case-major (one row of 8 values per case) so that an event
+    # touches one or two cache lines of its case instead of one line in each of 16 arrays.
+    return (np.empty((m, 8), np.float64), np.empty((m, 8), np.int64), np.empty((2, m), np.int64),
             np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.float64),
             np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.int64),
             np.empty(cap, np.float64), np.empty(cap, np.int64))
@@ -177,13 +183,13 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
              class_rank, policy, horizon, band_off, wait_edges,
              exit_time, exit_code, stage_h,
              entries, completions, exits, exits_late, waiting, in_stage, work_hours,
-             started, wait_sum, wait_hist, record, fs, ints, qk1, qk2, qsq, qc, ht, hp):
+             started, wait_sum, wait_hist, record, fs, ints, ordk, qk1, qk2, qsq, qc, ht, hp):
     """Simulate one path; fill the output slices; return (visits, records[n_rec, 6]).
 
     Record columns: stage, case, arrive, start (of service), end (of the stage), served (work
     done: frees the server; equal to start for a pure delay).
 
-    ``fs, ints, qk1, qk2, qsq, qc, ht, hp`` are scratch buffers from :func:`scratch` for at
+    ``fs, ints, ordk, qk1, qk2, qsq, qc, ht, hp`` are scratch buffers from :func:`scratch` for at
     least this path's number of cases; reusing them across paths avoids fresh memory (page
     faults cost as much as the simulation of a small path).
     """
@@ -203,34 +209,24 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         if t_in[c] < t_in[c - 1]:
             is_sorted = False
             break
-    order = ints[0, :n]
+    order = ordk[0, :n]
     if is_sorted:
         for c in range(n):
             order[c] = c
     else:
-        time_order(t_in, order, ints[3, :n])
-    t_arr = fs[0, :n]
-    mult = fs[1, :n]
-    dl = fs[2, :n]
-    entry_t = fs[3, :n]
-    start_t = fs[4, :n]
-    dend = fs[5, :n]
-    work = fs[6, :n]
-    served_t = fs[7, :n]
-    stage0 = ints[1, :n]
-    cls = ints[2, :n]
-    phase = ints[3, :n]
-    cur = ints[4, :n]
-    hop = ints[5, :n]
+        time_order(t_in, order, ordk[1, :n])
+    cf = fs[:n]
+    ci = ints[:n]
     for c in range(n):
         o = order[c]
-        t_arr[c] = t_in[o]
-        mult[c] = mult_in[o]
-        dl[c] = dl_in[o]
-        stage0[c] = stage_in[o]
-        cls[c] = cls_in[o]
-        phase[c] = 0
-        hop[c] = 0
+        cf[c, _T_ARR] = t_in[o]
+        cf[c, _MULT] = mult_in[o]
+        cf[c, _DL] = dl_in[o]
+        ci[c, _STAGE0] = stage_in[o]
+        ci[c, _CLS] = cls_in[o]
+        ci[c, _PHASE] = 0
+        ci[c, _HOP] = 0
+        ci[c, _ORD] = o
     hn = 0
     qn = np.zeros(n_pools, np.int64)
     busy = np.zeros(n_pools, np.int64)
@@ -247,7 +243,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         max_lv = max(max_lv, n_lv[q])
     f_head = np.full((n_pools, max_lv), -1, np.int64)
     f_tail = np.full((n_pools, max_lv), -1, np.int64)
-    nxt = ints[6, :n]
+    nxt = ints[:n, _NXT]
 
     wdiff = np.zeros((n_stages, n_weeks + 1), np.int64)
     idiff = np.zeros((n_stages, n_bands, n_weeks + 1), np.int64)
@@ -263,7 +259,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
     while True:
         t_a = math.inf
         if ia < n:
-            t_a = t_arr[ia]
+            t_a = cf[ia, _T_ARR]
             if t_a < 0.0:
                 t_a = 0.0
         t_e = ht[0] if hn > 0 else math.inf
@@ -284,44 +280,44 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 tick_at[idx] = -1.0
                 disp0 = idx
             elif typ == _WORK_DONE:
-                q = pool_of[cur[idx]]
+                q = pool_of[ci[idx, _CUR]]
                 busy[q] -= 1
-                served_t[idx] = t
+                cf[idx, _SERVED] = t
                 w = _week(t, n_weeks)
                 if w >= 0:
-                    work_hours[q, w] += work[idx]
+                    work_hours[q, w] += cf[idx, _WORK]
                 disp0 = q
-                if dend[idx] > t:
-                    phase[idx] = _DELAY
-                    hn = ev_push(ht, hp, hn, dend[idx], idx * 4 + _STAGE_END)
+                if cf[idx, _DEND] > t:
+                    ci[idx, _PHASE] = _DELAY
+                    hn = ev_push(ht, hp, hn, cf[idx, _DEND], idx * 4 + _STAGE_END)
                 else:
                     end_case = idx
             else:
                 end_case = idx
         else:
             enter_case = ia
-            enter_stage = stage0[enter_case]
+            enter_stage = ci[enter_case, _STAGE0]
             ia += 1
 
         if end_case >= 0:
             c = end_case
-            s = cur[c]
+            s = ci[c, _CUR]
             w = _week(t, n_weeks)
             if w >= 0:
                 completions[s, w] += 1
-            _add_banded(idiff, s, entry_t[c], t, dl[c], band_off, n_weeks)
+            _add_banded(idiff, s, cf[c, _ENTRY], t, cf[c, _DL], band_off, n_weeks)
             visits += 1
             if record:
                 if nrec >= rec.shape[0]:
                     rec = _grow_rows(rec, nrec + 1)
                 rec[nrec, 0] = s
-                rec[nrec, 1] = order[c]
-                rec[nrec, 2] = entry_t[c]
-                rec[nrec, 3] = start_t[c]
+                rec[nrec, 1] = ci[c, _ORD]
+                rec[nrec, 2] = cf[c, _ENTRY]
+                rec[nrec, 3] = cf[c, _START]
                 rec[nrec, 4] = t
-                rec[nrec, 5] = served_t[c]
+                rec[nrec, 5] = cf[c, _SERVED]
                 nrec += 1
-            u = uniform_at(stream(key, order[c], hop[c] - 1, 0))
+            u = uniform_at(stream(key, ci[c, _ORD], ci[c, _HOP] - 1, 0))
             col = n_cols - 1
             for j in range(n_cols):
                 if u < route_cum[s, j]:
@@ -332,22 +328,22 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 enter_stage = col
             else:
                 e = col - n_stages
-                phase[c] = _EXITED
-                exit_time[order[c]] = t
-                exit_code[order[c]] = e
+                ci[c, _PHASE] = _EXITED
+                exit_time[ci[c, _ORD]] = t
+                exit_code[ci[c, _ORD]] = e
                 if w >= 0:
                     exits[e, w] += 1
-                    if t > dl[c]:
+                    if t > cf[c, _DL]:
                         exits_late[e, w] += 1
 
         disp1 = -1
         if enter_case >= 0:
             c = enter_case
             s = enter_stage
-            h = hop[c]
-            hop[c] = h + 1
-            cur[c] = s
-            entry_t[c] = t
+            h = ci[c, _HOP]
+            ci[c, _HOP] = h + 1
+            ci[c, _CUR] = s
+            cf[c, _ENTRY] = t
             w = _week(t, n_weeks)
             if w >= 0:
                 entries[s, w] += 1
@@ -355,31 +351,31 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             for j in range(par_len[s]):
                 i = par_start[s] + j
                 x = draw(dkind[i], dp1[i], dp2[i], des[i], dln[i], emp,
-                         stream(key, order[c], h, 2 + j))
+                         stream(key, ci[c, _ORD], h, 2 + j))
                 if t + x > de:
                     de = t + x
             q = pool_of[s]
             if q < 0:
                 x = draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
-                         stream(key, order[c], h, 1))
+                         stream(key, ci[c, _ORD], h, 1))
                 if t + x > de:
                     de = t + x
-                dend[c] = de
-                start_t[c] = t
-                served_t[c] = t
-                phase[c] = _DELAY
+                cf[c, _DEND] = de
+                cf[c, _START] = t
+                cf[c, _SERVED] = t
+                ci[c, _PHASE] = _DELAY
                 hn = ev_push(ht, hp, hn, de, c * 4 + _STAGE_END)
             else:
-                work[c] = mult[c] * draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
-                                         stream(key, order[c], h, 1))
-                dend[c] = de
-                phase[c] = _WAITING
+                cf[c, _WORK] = cf[c, _MULT] * draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
+                                         stream(key, ci[c, _ORD], h, 1))
+                cf[c, _DEND] = de
+                ci[c, _PHASE] = _WAITING
                 pol = policy[q]
                 if pol == 0:
-                    fifo_push(f_head, f_tail, nxt, q, lvl[s, cls[c]], c)
+                    fifo_push(f_head, f_tail, nxt, q, lvl[s, ci[c, _CLS]], c)
                 else:
-                    k1 = prio[s] * n_class_slots + class_rank[q, cls[c]]
-                    k2 = t_arr[c] if pol == 1 else dl[c]
+                    k1 = prio[s] * n_class_slots + class_rank[q, ci[c, _CLS]]
+                    k2 = cf[c, _T_ARR] if pol == 1 else cf[c, _DL]
                     q_push(qk1, qk2, qsq, qc, q, qn[q], k1, k2, seq, c)
                 qn[q] += 1
                 seq += 1
@@ -397,20 +393,20 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                     c = q_pop(qk1, qk2, qsq, qc, q, qn[q])
                 qn[q] -= 1
                 busy[q] += 1
-                start_t[c] = t
-                phase[c] = _SERVICE
-                s = cur[c]
-                _add_span(wdiff, s, entry_t[c], t, n_weeks)
+                cf[c, _START] = t
+                ci[c, _PHASE] = _SERVICE
+                s = ci[c, _CUR]
+                _add_span(wdiff, s, cf[c, _ENTRY], t, n_weeks)
                 w = _week(t, n_weeks)
                 if w >= 0:
-                    wt = t - entry_t[c]
+                    wt = t - cf[c, _ENTRY]
                     started[s, w] += 1
                     wait_sum[s, w] += wt
                     b = 0
                     while b < wait_edges.shape[0] and wt >= wait_edges[b]:
                         b += 1
                     wait_hist[s, w, b] += 1
-                te = _finish_time(t, work[c], speed, q)
+                te = _finish_time(t, cf[c, _WORK], speed, q)
                 hn = ev_push(ht, hp, hn, te, c * 4 + _WORK_DONE)
             if qn[q] > 0 and tick_at[q] < 0.0:
                 # Blocked by the number of servers: look again tomorrow, unless no later day
@@ -421,24 +417,24 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                     hn = ev_push(ht, hp, hn, float(d), q * 4 + _TICK)
 
     for c in range(n):
-        ph = phase[c]
+        ph = ci[c, _PHASE]
         if ph == 0 or ph == _EXITED:
             continue
-        s = cur[c]
-        exit_code[order[c]] = -1
-        stage_h[order[c]] = s
-        _add_banded(idiff, s, entry_t[c], math.inf, dl[c], band_off, n_weeks)
+        s = ci[c, _CUR]
+        exit_code[ci[c, _ORD]] = -1
+        stage_h[ci[c, _ORD]] = s
+        _add_banded(idiff, s, cf[c, _ENTRY], math.inf, cf[c, _DL], band_off, n_weeks)
         if ph == _WAITING:
-            _add_span(wdiff, s, entry_t[c], math.inf, n_weeks)
+            _add_span(wdiff, s, cf[c, _ENTRY], math.inf, n_weeks)
         if record:
             if nrec >= rec.shape[0]:
                 rec = _grow_rows(rec, nrec + 1)
             rec[nrec, 0] = s
-            rec[nrec, 1] = order[c]
-            rec[nrec, 2] = entry_t[c]
-            rec[nrec, 3] = np.nan if ph == _WAITING else start_t[c]
+            rec[nrec, 1] = ci[c, _ORD]
+            rec[nrec, 2] = cf[c, _ENTRY]
+            rec[nrec, 3] = np.nan if ph == _WAITING else cf[c, _START]
             rec[nrec, 4] = np.nan
-            rec[nrec, 5] = served_t[c] if ph == _DELAY else np.nan
+            rec[nrec, 5] = cf[c, _SERVED] if ph == _DELAY else np.nan
             nrec += 1
 
     for s in range(n_stages):
