@@ -6,7 +6,6 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-LA ?= Leeds
 CONFIG ?= configs/leeds.yaml
 export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
@@ -25,7 +24,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the package with its test tools
 
-run: $(STAMP) ## the main job on the embedded DfE data (LA=Leeds by default)
+run: $(STAMP) ## the main job on the embedded DfE data (CONFIG=configs/leeds.yaml: Leeds)
 	$(VENV)/bin/ehcp run --config $(CONFIG)
 
 lint: $(STAMP) ## ruff over the package, tests and benchmarks
