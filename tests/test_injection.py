@@ -155,10 +155,6 @@ def _load(loader: str, path: Path) -> object:
     return load_batch_config(path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ehcp simulate --scenario '=1+1': the label is written verbatim to weekly.csv, "
-    "diagnostics.csv and summary_by_year.csv (forecasting.capacity.ehcp_summary.write_simulation uses "
-    "DataFrame.to_csv without forecasting.reporting.outputs.neutralise_frame)"))
 def test_simulate_scenario_label_is_neutralised(tmp_path: Path, close_figures: None) -> None:
     out = tmp_path / "sim"
     assert main(["simulate", "--config", str(FIXTURES / "capacity" / "tiny.yaml"), "--paths",
