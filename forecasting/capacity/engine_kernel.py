@@ -170,9 +170,30 @@ def scratch(n, n_pools):
     # Per-case state is stored case-major (one row of 8 values per case) so that an event
     # touches one or two cache lines of its case instead of one line in each of 16 arrays.
     return (np.empty((m, 8), np.float64), np.empty((m, 8), np.int64), np.empty((2, m), np.int64),
+            np.empty(cap, np.float64), np.empty((2, cap), np.int64),
             np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.float64),
             np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.int64),
             np.empty(cap, np.float64), np.empty(cap, np.int64))
+
+
+@njit(cache=True, inline="always")
+def _schedule(ht, hp, hn, far, cur, cal, t, payload):
+    """Add an event: to the heap if it falls in the current bucket or earlier, else to its
+    bucket's list. Returns the new heap size and number of events in later buckets."""
+    nt, nl, bh, inv_w, horizon, n = cal
+    if not t < horizon:
+        return hn, far
+    b = int(t * inv_w)
+    if b <= cur:
+        return ev_push(ht, hp, hn, t, payload), far
+    node = payload >> 2
+    if payload & 3 == _TICK:
+        node += n
+    nt[node] = t
+    nl[0, node] = payload
+    nl[1, node] = bh[b]
+    bh[b] = node
+    return hn, far + 1
 
 
 # --- one path ---------------------------------------------------------------------------------------
@@ -183,13 +204,13 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
              class_rank, policy, horizon, band_off, wait_edges,
              exit_time, exit_code, stage_h,
              entries, completions, exits, exits_late, waiting, in_stage, work_hours,
-             started, wait_sum, wait_hist, record, fs, ints, ordk, qk1, qk2, qsq, qc, ht, hp):
+             started, wait_sum, wait_hist, record, fs, ints, ordk, nt, nl, qk1, qk2, qsq, qc, ht, hp):
     """Simulate one path; fill the output slices; return (visits, records[n_rec, 6]).
 
     Record columns: stage, case, arrive, start (of service), end (of the stage), served (work
     done: frees the server; equal to start for a pure delay).
 
-    ``fs, ints, ordk, qk1, qk2, qsq, qc, ht, hp`` are scratch buffers from :func:`scratch` for at
+    ``fs, ints, ordk, nt, nl, qk1, qk2, qsq, qc, ht, hp`` are scratch buffers from :func:`scratch` for at
     least this path's number of cases; reusing them across paths avoids fresh memory (page
     faults cost as much as the simulation of a small path).
     """
@@ -255,6 +276,20 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
     exit_code[:] = -2
     stage_h[:] = -1
 
+    # Pending events live in a calendar of time buckets (an unsorted list each, linked through
+    # ``nl[1]``) and only the current bucket's events are in the heap: the heap stays a few
+    # events deep though hundreds are pending (e.g. advice delays). Bucket of time t is
+    # int(t * inv_w), which never decreases with t, so the heap's head is still the earliest
+    # event, ties broken as before. Events at or after the horizon are never processed.
+    inv_w = min(max(n / horizon, 1.0), 64.0)
+    if horizon * inv_w > 4.0 * n + 4096.0:
+        inv_w = (4.0 * n + 4096.0) / horizon
+    n_bk = int(horizon * inv_w) + 2
+    bh = np.full(n_bk, -1, np.int64)
+    cal = (nt, nl, bh, inv_w, horizon, n)
+    cur = 0
+    far = 0
+
     ia = 0
     while True:
         t_a = math.inf
@@ -262,6 +297,16 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             t_a = cf[ia, _T_ARR]
             if t_a < 0.0:
                 t_a = 0.0
+        if hn == 0 and far > 0:
+            ba = int(t_a * inv_w) if t_a < horizon else n_bk
+            while hn == 0 and far > 0 and cur < ba:
+                cur += 1
+                node = bh[cur]
+                bh[cur] = -1
+                while node >= 0:
+                    hn = ev_push(ht, hp, hn, nt[node], nl[0, node])
+                    far -= 1
+                    node = nl[1, node]
         t_e = ht[0] if hn > 0 else math.inf
         t = t_e if t_e <= t_a else t_a
         if not t < horizon:
@@ -289,7 +334,8 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 disp0 = q
                 if cf[idx, _DEND] > t:
                     ci[idx, _PHASE] = _DELAY
-                    hn = ev_push(ht, hp, hn, cf[idx, _DEND], idx * 4 + _STAGE_END)
+                    hn, far = _schedule(ht, hp, hn, far, cur, cal, cf[idx, _DEND],
+                                        idx * 4 + _STAGE_END)
                 else:
                     end_case = idx
             else:
@@ -364,7 +410,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 cf[c, _START] = t
                 cf[c, _SERVED] = t
                 ci[c, _PHASE] = _DELAY
-                hn = ev_push(ht, hp, hn, de, c * 4 + _STAGE_END)
+                hn, far = _schedule(ht, hp, hn, far, cur, cal, de, c * 4 + _STAGE_END)
             else:
                 cf[c, _WORK] = cf[c, _MULT] * draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
                                          stream(key, ci[c, _ORD], h, 1))
@@ -407,14 +453,14 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                         b += 1
                     wait_hist[s, w, b] += 1
                 te = _finish_time(t, cf[c, _WORK], speed, q)
-                hn = ev_push(ht, hp, hn, te, c * 4 + _WORK_DONE)
+                hn, far = _schedule(ht, hp, hn, far, cur, cal, te, c * 4 + _WORK_DONE)
             if qn[q] > 0 and tick_at[q] < 0.0:
                 # Blocked by the number of servers: look again tomorrow, unless no later day
                 # has more servers than are busy now (then only a job finishing can help).
                 d = int(math.floor(t)) + 1
                 if d < horizon and d < n_days and smax[q, d] > busy[q]:
                     tick_at[q] = d
-                    hn = ev_push(ht, hp, hn, float(d), q * 4 + _TICK)
+                    hn, far = _schedule(ht, hp, hn, far, cur, cal, float(d), q * 4 + _TICK)
 
     for c in range(n):
         ph = ci[c, _PHASE]
