@@ -264,7 +264,7 @@ def _gamma(state: np.uint64, shape: float) -> float:
             return d * v * boost
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def draw(kind: int, p1: float, p2: float, emp_start: int, emp_len: int, emp: np.ndarray,
          state: np.uint64) -> float:
     """One draw from a packed distribution using the random stream ``state``."""

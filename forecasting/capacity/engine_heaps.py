@@ -26,7 +26,7 @@ def ev_lt(t1, p1, t2, p2):
     return t1 < t2 or (t1 == t2 and p1 < p2)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ev_push(ht, hp, n, t, payload):
     i = n
     while i > 0:
@@ -42,7 +42,7 @@ def ev_push(ht, hp, n, t, payload):
     return n + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ev_pop(ht, hp, n):
     """Remove the head (read ``ht[0]``, ``hp[0]`` first); return the new size."""
     n -= 1
@@ -80,7 +80,7 @@ def q_lt(a1, a2, as_, b1, b2, bs):
     return as_ < bs
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def q_push(k1, k2, sq, qc, q, n, a, b, seq, case):
     i = n
     while i > 0:
@@ -99,7 +99,7 @@ def q_push(k1, k2, sq, qc, q, n, a, b, seq, case):
     qc[q, i] = case
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def q_pop(k1, k2, sq, qc, q, n):
     """Remove the head of queue ``q`` of size ``n``; return the case."""
     case = qc[q, 0]

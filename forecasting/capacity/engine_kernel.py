@@ -48,7 +48,7 @@ _EXITED = 4
 
 # --- helpers --------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _finish_time(t, hours, speed, q):
     """Time at which ``hours`` of work started at ``t`` is done, integrating ``speed[q]``."""
     if hours <= 0.0:
@@ -108,7 +108,7 @@ def _span_weeks(a, b, n_weeks):
     return lo, hi
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_span(wdiff, s, a, b, n_weeks):
     """Count week ends in ``(a, b]`` into the difference array ``wdiff[s]``."""
     lo, hi = _span_weeks(a, b, n_weeks)
@@ -117,7 +117,7 @@ def _add_span(wdiff, s, a, b, n_weeks):
         wdiff[s, hi] -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_banded(idiff, s, a, b, deadline, band_off, n_weeks):
     """Count week ends in ``(a, b]`` into ``idiff[s, band]`` by lateness band.
 
@@ -177,10 +177,9 @@ def scratch(n, n_pools):
 
 
 @njit(cache=True, inline="always")
-def _schedule(ht, hp, hn, far, cur, cal, t, payload):
+def _schedule(ht, hp, hn, far, cur, nt, nl, bh, inv_w, n, t, payload, horizon):
     """Add an event: to the heap if it falls in the current bucket or earlier, else to its
     bucket's list. Returns the new heap size and number of events in later buckets."""
-    nt, nl, bh, inv_w, horizon, n = cal
     if not t < horizon:
         return hn, far
     b = int(t * inv_w)
@@ -286,7 +285,6 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         inv_w = (4.0 * n + 4096.0) / horizon
     n_bk = int(horizon * inv_w) + 2
     bh = np.full(n_bk, -1, np.int64)
-    cal = (nt, nl, bh, inv_w, horizon, n)
     cur = 0
     far = 0
 
@@ -334,8 +332,8 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 disp0 = q
                 if cf[idx, _DEND] > t:
                     ci[idx, _PHASE] = _DELAY
-                    hn, far = _schedule(ht, hp, hn, far, cur, cal, cf[idx, _DEND],
-                                        idx * 4 + _STAGE_END)
+                    hn, far = _schedule(ht, hp, hn, far, cur, nt, nl, bh, inv_w, n,
+                                        cf[idx, _DEND], idx * 4 + _STAGE_END, horizon)
                 else:
                     end_case = idx
             else:
@@ -410,7 +408,8 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 cf[c, _START] = t
                 cf[c, _SERVED] = t
                 ci[c, _PHASE] = _DELAY
-                hn, far = _schedule(ht, hp, hn, far, cur, cal, de, c * 4 + _STAGE_END)
+                hn, far = _schedule(ht, hp, hn, far, cur, nt, nl, bh, inv_w, n, de,
+                                    c * 4 + _STAGE_END, horizon)
             else:
                 cf[c, _WORK] = cf[c, _MULT] * draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
                                          stream(key, ci[c, _ORD], h, 1))
@@ -453,14 +452,16 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                         b += 1
                     wait_hist[s, w, b] += 1
                 te = _finish_time(t, cf[c, _WORK], speed, q)
-                hn, far = _schedule(ht, hp, hn, far, cur, cal, te, c * 4 + _WORK_DONE)
+                hn, far = _schedule(ht, hp, hn, far, cur, nt, nl, bh, inv_w, n, te,
+                                    c * 4 + _WORK_DONE, horizon)
             if qn[q] > 0 and tick_at[q] < 0.0:
                 # Blocked by the number of servers: look again tomorrow, unless no later day
                 # has more servers than are busy now (then only a job finishing can help).
                 d = int(math.floor(t)) + 1
                 if d < horizon and d < n_days and smax[q, d] > busy[q]:
                     tick_at[q] = d
-                    hn, far = _schedule(ht, hp, hn, far, cur, cal, float(d), q * 4 + _TICK)
+                    hn, far = _schedule(ht, hp, hn, far, cur, nt, nl, bh, inv_w, n,
+                                        float(d), q * 4 + _TICK, horizon)
 
     for c in range(n):
         ph = ci[c, _PHASE]
