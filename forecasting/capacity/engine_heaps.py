@@ -1,6 +1,6 @@
 """Binary-heap building blocks of the engine's event loop, and a fast stable time ordering.
 
-- the event heap: a 4-ary min-heap of (time, payload) in two parallel arrays;
+- the event heap: a 4-ary min-heap of (time, payload) rows of one array;
 - pool queues: one binary min-heap per pool (row ``q`` of 2-D arrays) keyed by
   (priority rank, policy key, join order);
 - FIFO pool queues: with ``fifo`` the policy key is the join time, so each priority level is
@@ -17,9 +17,12 @@ __all__ = ["ev_pop", "ev_push", "fifo_levels", "fifo_pop", "fifo_push", "q_pop",
            "time_order"]
 
 
-# --- event heap: 4-ary min-heap of (time, payload), payload = id * 4 + type -----------------------
-# A 4-ary heap with a moving "hole" (no swaps) halves the levels touched per operation; ties in
-# time are broken by payload so the order never depends on insertion history.
+# --- event heap: 4-ary min-heap of (time, payload) ----------------------------------------------
+# Row i of ``heap`` is (time, payload) with payload = id * 4 + type stored as a float (exact below
+# 2**53): one array instead of two halves the array bookkeeping of each inlined call and keeps
+# an entry's two keys in one cache line. A 4-ary heap with a moving "hole" (no swaps) halves the
+# levels touched per operation; ties in time are broken by payload so the order never depends
+# on insertion history.
 
 @njit(cache=True, inline="always")
 def ev_lt(t1, p1, t2, p2):
@@ -27,27 +30,28 @@ def ev_lt(t1, p1, t2, p2):
 
 
 @njit(cache=True, inline="always")
-def ev_push(ht, hp, n, t, payload):
+def ev_push(heap, n, t, payload):
+    p = float(payload)
     i = n
     while i > 0:
         parent = (i - 1) >> 2
-        if ev_lt(t, payload, ht[parent], hp[parent]):
-            ht[i] = ht[parent]
-            hp[i] = hp[parent]
+        if ev_lt(t, p, heap[parent, 0], heap[parent, 1]):
+            heap[i, 0] = heap[parent, 0]
+            heap[i, 1] = heap[parent, 1]
             i = parent
         else:
             break
-    ht[i] = t
-    hp[i] = payload
+    heap[i, 0] = t
+    heap[i, 1] = p
     return n + 1
 
 
 @njit(cache=True, inline="always")
-def ev_pop(ht, hp, n):
-    """Remove the head (read ``ht[0]``, ``hp[0]`` first); return the new size."""
+def ev_pop(heap, n):
+    """Remove the head (read ``heap[0]`` first); return the new size."""
     n -= 1
-    t = ht[n]
-    p = hp[n]
+    t = heap[n, 0]
+    p = heap[n, 1]
     i = 0
     while True:
         first = 4 * i + 1
@@ -56,16 +60,16 @@ def ev_pop(ht, hp, n):
         best = first
         last = first + 4 if first + 4 < n else n
         for j in range(first + 1, last):
-            if ev_lt(ht[j], hp[j], ht[best], hp[best]):
+            if ev_lt(heap[j, 0], heap[j, 1], heap[best, 0], heap[best, 1]):
                 best = j
-        if ev_lt(ht[best], hp[best], t, p):
-            ht[i] = ht[best]
-            hp[i] = hp[best]
+        if ev_lt(heap[best, 0], heap[best, 1], t, p):
+            heap[i, 0] = heap[best, 0]
+            heap[i, 1] = heap[best, 1]
             i = best
         else:
             break
-    ht[i] = t
-    hp[i] = p
+    heap[i, 0] = t
+    heap[i, 1] = p
     return n
 
 

@@ -170,27 +170,27 @@ def scratch(n, n_pools):
     # Per-case state is stored case-major (one row of 8 values per case) so that an event
     # touches one or two cache lines of its case instead of one line in each of 16 arrays.
     return (np.empty((m, 8), np.float64), np.empty((m, 8), np.int64), np.empty((2, m), np.int64),
-            np.empty(cap, np.float64), np.empty((2, cap), np.int64),
+            np.empty((cap, 3), np.float64),
             np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.float64),
             np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.int64),
-            np.empty(cap, np.float64), np.empty(cap, np.int64))
+            np.empty((cap, 2), np.float64))
 
 
 @njit(cache=True, inline="always")
-def _schedule(ht, hp, hn, far, cur, nt, nl, bh, inv_w, n, t, payload, horizon):
+def _schedule(heap, hn, far, cur, nodes, bh, inv_w, n, t, payload, horizon):
     """Add an event: to the heap if it falls in the current bucket or earlier, else to its
     bucket's list. Returns the new heap size and number of events in later buckets."""
     if not t < horizon:
         return hn, far
     b = int(t * inv_w)
     if b <= cur:
-        return ev_push(ht, hp, hn, t, payload), far
+        return ev_push(heap, hn, t, payload), far
     node = payload >> 2
     if payload & 3 == _TICK:
         node += n
-    nt[node] = t
-    nl[0, node] = payload
-    nl[1, node] = bh[b]
+    nodes[node, 0] = t
+    nodes[node, 1] = payload
+    nodes[node, 2] = bh[b]
     bh[b] = node
     return hn, far + 1
 
@@ -203,13 +203,13 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
              class_rank, policy, horizon, band_off, wait_edges,
              exit_time, exit_code, stage_h,
              entries, completions, exits, exits_late, waiting, in_stage, work_hours,
-             started, wait_sum, wait_hist, record, fs, ints, ordk, nt, nl, qk1, qk2, qsq, qc, ht, hp):
+             started, wait_sum, wait_hist, record, fs, ints, ordk, nodes, qk1, qk2, qsq, qc, heap):
     """Simulate one path; fill the output slices; return (visits, records[n_rec, 6]).
 
     Record columns: stage, case, arrive, start (of service), end (of the stage), served (work
     done: frees the server; equal to start for a pure delay).
 
-    ``fs, ints, ordk, nt, nl, qk1, qk2, qsq, qc, ht, hp`` are scratch buffers from :func:`scratch` for at
+    ``fs, ints, ordk, nodes, qk1, qk2, qsq, qc, heap`` are scratch buffers from :func:`scratch` for at
     least this path's number of cases; reusing them across paths avoids fresh memory (page
     faults cost as much as the simulation of a small path).
     """
@@ -276,7 +276,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
     stage_h[:] = -1
 
     # Pending events live in a calendar of time buckets (an unsorted list each, linked through
-    # ``nl[1]``) and only the current bucket's events are in the heap: the heap stays a few
+    # ``nodes[:, 2]``) and only the current bucket's events are in the heap: the heap stays a few
     # events deep though hundreds are pending (e.g. advice delays). Bucket of time t is
     # int(t * inv_w), which never decreases with t, so the heap's head is still the earliest
     # event, ties broken as before. Events at or after the horizon are never processed.
@@ -302,10 +302,10 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 node = bh[cur]
                 bh[cur] = -1
                 while node >= 0:
-                    hn = ev_push(ht, hp, hn, nt[node], nl[0, node])
+                    hn = ev_push(heap, hn, nodes[node, 0], int(nodes[node, 1]))
                     far -= 1
-                    node = nl[1, node]
-        t_e = ht[0] if hn > 0 else math.inf
+                    node = int(nodes[node, 2])
+        t_e = heap[0, 0] if hn > 0 else math.inf
         t = t_e if t_e <= t_a else t_a
         if not t < horizon:
             break
@@ -315,8 +315,8 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         end_case = -1
         disp0 = -1
         if t_e <= t_a:
-            payload = hp[0]
-            hn = ev_pop(ht, hp, hn)
+            payload = int(heap[0, 1])
+            hn = ev_pop(heap, hn)
             typ = payload & 3
             idx = payload >> 2
             if typ == _TICK:
@@ -332,7 +332,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 disp0 = q
                 if cf[idx, _DEND] > t:
                     ci[idx, _PHASE] = _DELAY
-                    hn, far = _schedule(ht, hp, hn, far, cur, nt, nl, bh, inv_w, n,
+                    hn, far = _schedule(heap, hn, far, cur, nodes, bh, inv_w, n,
                                         cf[idx, _DEND], idx * 4 + _STAGE_END, horizon)
                 else:
                     end_case = idx
@@ -408,7 +408,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 cf[c, _START] = t
                 cf[c, _SERVED] = t
                 ci[c, _PHASE] = _DELAY
-                hn, far = _schedule(ht, hp, hn, far, cur, nt, nl, bh, inv_w, n, de,
+                hn, far = _schedule(heap, hn, far, cur, nodes, bh, inv_w, n, de,
                                     c * 4 + _STAGE_END, horizon)
             else:
                 cf[c, _WORK] = cf[c, _MULT] * draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
@@ -452,7 +452,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                         b += 1
                     wait_hist[s, w, b] += 1
                 te = _finish_time(t, cf[c, _WORK], speed, q)
-                hn, far = _schedule(ht, hp, hn, far, cur, nt, nl, bh, inv_w, n, te,
+                hn, far = _schedule(heap, hn, far, cur, nodes, bh, inv_w, n, te,
                                     c * 4 + _WORK_DONE, horizon)
             if qn[q] > 0 and tick_at[q] < 0.0:
                 # Blocked by the number of servers: look again tomorrow, unless no later day
@@ -460,7 +460,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
                 d = int(math.floor(t)) + 1
                 if d < horizon and d < n_days and smax[q, d] > busy[q]:
                     tick_at[q] = d
-                    hn, far = _schedule(ht, hp, hn, far, cur, nt, nl, bh, inv_w, n,
+                    hn, far = _schedule(heap, hn, far, cur, nodes, bh, inv_w, n,
                                         float(d), q * 4 + _TICK, horizon)
 
     for c in range(n):
