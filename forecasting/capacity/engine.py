@@ -1,7 +1,7 @@
 """The capacity simulator engine: a generic case-by-case discrete-event simulation.
 
 ``run(network, arrivals, capacity, horizon_days, seed)`` simulates many sample paths of a
-:class:`~forecasting.capacity.network.Network` in compiled code (numba, one binary-heap event
+:class:`~forecasting.capacity.network.Network` in compiled code (numba, one calendar-queue event
 loop per path, blocks of paths on parallel threads), tracking every case in continuous time
 (days). The EHCP pipeline is one network; an M/M/c queue and a tandem of exponential stages are
 others (see the tests).
@@ -27,8 +27,9 @@ identical output; a run split into blocks of paths equals one big run.
 
 Performance notes
 -----------------
-About 2.4 million case-stage visits per CPU-second on a Leeds-like 5-stage pipeline (see
-``benchmarks/engine_throughput.py``); memory is the arrivals plus the weekly arrays, so run
+About 3.3-3.6 million case-stage visits per CPU-second of the engine on the Leeds-scale EHCP
+pipeline (one thread, on a shared, loaded machine; ``benchmarks/engine_throughput.py`` and
+``make bench-simulate`` measure it); memory is the arrivals plus the weekly arrays, so run
 blocks of paths (``first_path``) for many paths. The kernel is compiled once and cached on disk
 (``cache=True``; the first compilation takes tens of seconds). Inputs are converted to
 contiguous, writeable int64/float64 arrays so that one cached kernel serves every call.

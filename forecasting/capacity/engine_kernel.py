@@ -1,9 +1,12 @@
 """The compiled event loop behind :func:`forecasting.capacity.engine.run`.
 
-One path is simulated by :func:`sim_path` with a binary heap of pending events (work done,
-stage end, daily capacity check) merged with the time-sorted arrivals; each pool keeps its own
-binary heap of waiting jobs ordered by (stage priority and class rank, policy key, join order).
-No Python objects are created per event. :func:`run_paths` runs a block of paths without the
+One path is simulated by :func:`sim_path` with a calendar of pending events (work done, stage
+end, daily capacity check): time buckets holding unsorted lists, and a small 4-ary heap for the
+current bucket only, merged with the time-sorted arrivals. Each pool keeps its waiting jobs
+ordered by (stage priority and class rank, policy key, join order): a binary heap, or for
+``fifo`` pools a linked list per priority level (the same order in O(1)). Per-case state is
+case-major (one row per case) and the helpers are inlined, so an event touches few cache lines
+and few array reference counts. No Python objects are created per event. :func:`run_paths` runs a block of paths without the
 GIL, so the caller can run blocks on several threads (cheaper to compile than numba
 ``parallel=True``).
 
