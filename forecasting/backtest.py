@@ -150,6 +150,7 @@ def run_backtest(measure: str, *, la: str | None = None, models: Sequence[str] |
         la_history,
         la_series_id,
         output_folder,
+        write_outputs,
     )
     from forecasting.forecast import resolve_measure as _resolve
     from forecasting.models import get_model
@@ -178,9 +179,9 @@ def run_backtest(measure: str, *, la: str | None = None, models: Sequence[str] |
 
         from forecasting.reporting.fanchart import plot_leaderboard
 
-        board.to_csv(folder / f"leaderboard_{measure_name}.csv", index=False)
         fig = plot_leaderboard(board, title=title.split(" (")[0])
-        fig.savefig(folder / f"leaderboard_{measure_name}.png", dpi=120, bbox_inches="tight")
-        plt.close(fig)
-        files += [folder / f"leaderboard_{measure_name}.csv", folder / f"leaderboard_{measure_name}.png"]
+        try:
+            files = write_outputs(folder, board, fig, f"leaderboard_{measure_name}")
+        finally:
+            plt.close(fig)
     return Report(board, title, files)

@@ -7,11 +7,12 @@ requested model is forecast by the model's named fallback (e.g. ``drift`` -> ``n
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,11 @@ from forecasting.models.base import (
     validate_panel,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["MEASURE_ALIASES", "Report", "cross_validation", "fit_with_fallback", "forecast",
-           "la_forecast", "la_history", "la_series_id", "output_folder", "resolve_measure",
+           "la_forecast", "la_history", "la_series_id", "output_folder", "resolve_measure", "write_outputs",
            "simulate"]
 
 #: Short measure names accepted by the CLI, mapped to SEN2 panel measures.
@@ -324,7 +328,11 @@ def la_series_id(history: pd.DataFrame, code: str) -> str:
 
 
 def output_folder(out: str | Path) -> Path:
-    """Create (if needed) and return an output folder; a path that cannot be one is a user error.
+    """Check that ``out`` can become an output folder, without creating it yet.
+
+    Nothing is created here, so a run refused later (an unknown LA, a bad ``h``) leaves no
+    empty folder behind; :func:`write_outputs` creates the folder when there is something to
+    write.
 
     Examples
     --------
@@ -336,6 +344,27 @@ def output_folder(out: str | Path) -> Path:
     forecasting.errors.EhcpError: field '--out': cannot create the output folder ... Fix: choose a folder path whose parents are folders you can write to.
     """
     folder = Path(out)
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        reason = "a file is in the way" if probe.exists() else "no such folder"
+        if probe.is_dir():
+            reason = "the folder is not writable"
+        raise EhcpError(f"cannot create the output folder {folder} ({reason}: {probe})",
+                        field="--out",
+                        fix="choose a folder path whose parents are folders you can write to")
+    return folder
+
+
+def write_outputs(folder: Path, table: pd.DataFrame, fig: Figure, stem: str) -> list[Path]:
+    """Write ``<stem>.csv`` and ``<stem>.png`` into ``folder`` (created if needed), atomically.
+
+    The CSV is neutralised against spreadsheet formulas; a full disk or a folder that cannot
+    be created is an :class:`EhcpError` naming ``--out``, and no half-written file is left.
+    """
+    from forecasting.data.export import atomic_path, write_table
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -343,7 +372,11 @@ def output_folder(out: str | Path) -> Path:
                         field="--out",
                         fix="choose a folder path whose parents are folders you can write to"
                         ) from None
-    return folder
+    csv = write_table(table, folder / f"{stem}.csv")
+    png = folder / f"{stem}.png"
+    with atomic_path(png, field="--out") as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    return [csv, png]
 
 
 def la_forecast(la: str, measure: str, h: int = 5, model: str = "auto",
@@ -371,16 +404,16 @@ def la_forecast(la: str, measure: str, h: int = 5, model: str = "auto",
              f"(history {int(hist_la['ds'].min())}-{int(hist_la['ds'].max())})")
     files: list[Path] = []
     if folder is not None:
+        import matplotlib.pyplot as plt
+
         from forecasting.reporting.fanchart import plot_forecast
 
         stem = f"forecast_{name.lower().replace(' ', '_')}_{measure_name}"
-        mine.to_csv(folder / f"{stem}.csv", index=False)
         fig = plot_forecast(hist_la, mine, title=f"{name}: {measure_name} ({model})",
                             ylabel=measure_name.replace("_", " "))
-        fig.savefig(folder / f"{stem}.png", dpi=120, bbox_inches="tight")
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        files += [folder / f"{stem}.csv", folder / f"{stem}.png"]
+        try:
+            files = write_outputs(folder, mine, fig, stem)
+        finally:
+            plt.close(fig)
     table = mine.drop(columns=["unique_id"]).round(1)
     return Report(table, title, files)
