@@ -7,8 +7,8 @@ processes, each into a fresh run store, and the script prints wall time, peak me
 process and its workers), the speed-up, and a projection for all LAs x 10 scenarios x 1,000
 paths with the number of workers that would finish it within an hour.
 
-numba's threads are limited to one per worker in both runs, so the speed-up measures the
-batch's own parallelism, not numba's. Compilation is warmed up (numba's on-disk cache) first.
+numba's threads (and the capacity engine's, sized from NUMBA_NUM_THREADS) are limited to
+one per process in both runs, so the speed-up measures the batch's own parallelism. Compilation is warmed up (numba's on-disk cache) first.
 
 Usage::
 
@@ -25,6 +25,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+# One thread per process for numba and the capacity engine's thread pool (which sizes itself
+# from NUMBA_NUM_THREADS when numba is imported): the 1-worker run then uses one core, and the
+# speed-up measures the batch's process parallelism. Set before anything imports numba.
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import psutil
 

@@ -55,6 +55,10 @@ def _pool(
         ctx.set_forkserver_preload([m for m in preload if m != "__main__"])
     pending: list[LaInput] = []
     threads = max(1, (os.cpu_count() or 1) // workers)
+    # The capacity engine sizes its own thread pool from numba's NUMBA_NUM_THREADS, read when
+    # numba is imported: give the worker processes (and the server they fork from) their share
+    # of the cores through the environment, unless the user chose a value.
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(threads))
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads,)) as pool:
         futures = {pool.submit(call_task, task, inp): inp for inp in inputs}
