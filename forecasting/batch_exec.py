@@ -53,12 +53,23 @@ def _pool(
         module = sys.modules.get(task.__module__)
         preload = [task.__module__, *getattr(module, "PRELOAD", ())]
         ctx.set_forkserver_preload([m for m in preload if m != "__main__"])
-    pending: list[LaInput] = []
     threads = max(1, (os.cpu_count() or 1) // workers)
     # The capacity engine sizes its own thread pool from numba's NUMBA_NUM_THREADS, read when
     # numba is imported: give the worker processes (and the server they fork from) their share
-    # of the cores through the environment, unless the user chose a value.
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(threads))
+    # of the cores through the environment, unless the user chose a value. Restored after.
+    saved = os.environ.get("NUMBA_NUM_THREADS")
+    os.environ["NUMBA_NUM_THREADS"] = saved or str(threads)
+    try:
+        yield from _pool_run(task, inputs, workers, ctx, threads)
+    finally:
+        if saved is None:
+            os.environ.pop("NUMBA_NUM_THREADS", None)
+
+
+def _pool_run(
+    task: TaskFn, inputs: Sequence[LaInput], workers: int, ctx: Any, threads: int
+) -> Iterator[tuple[LaInput, LaResult]]:
+    pending: list[LaInput] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads,)) as pool:
         futures = {pool.submit(call_task, task, inp): inp for inp in inputs}
