@@ -22,6 +22,7 @@ import json
 import subprocess
 import time
 import traceback
+import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -186,9 +187,14 @@ def _failed(inp: LaInput, reason: str) -> LaResult:
 
 
 # -- the batch ---------------------------------------------------------------------------------
-def _new_run_id(quarter: str, checksum: str) -> str:
+def _new_run_id(store: RunStore, quarter: str) -> str:
+    # A random part as well as the time: two runs started within one second stay apart.
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{quarter}-{stamp}-{checksum[:6]}"
+    taken = set(store.runs()["run_id"])
+    while True:
+        run_id = f"{quarter}-{stamp}-{uuid.uuid4().hex[:6]}"
+        if run_id not in taken:
+            return run_id
 
 
 def _resolve_run(
@@ -223,7 +229,7 @@ def _resolve_run(
         )
         if found is not None:
             return found, True
-        return _new_run_id(quarter, cfg_checksum), False
+        return _new_run_id(store, quarter), False
     if (store.runs()["run_id"] == run_id).any():
         # An existing id continues that run, under the same checks as --resume.
         return _resolve_run(store, quarter=quarter, data_checksum=data_checksum,
@@ -266,7 +272,7 @@ def run_batch(
         The batch settings, stored with the run; its checksum identifies the run for resuming.
     run_id : str, optional
         Use this id (a new run, or continue it if it exists); default: resume the unfinished
-        run of this quarter, data and config, else a new id ``<quarter>-<UTC time>-<config>``.
+        run of this quarter, data and config, else a new id ``<quarter>-<UTC time>-<random>``.
     resume : str, optional
         Continue this run: its committed LAs are skipped, failed ones are tried again.
     workers : int
