@@ -136,6 +136,26 @@ def _history(panel: pd.DataFrame, code: str, first_year: int) -> pd.DataFrame:
     return hist
 
 
+def _all_history(panel: pd.DataFrame, code: str, first_year: int) -> tuple[pd.DataFrame, str]:
+    """Every LA's requests on fixed boundaries, and the series id of ``code`` among them.
+
+    The forecast is fitted on every LA at once, as ``ehcp forecast`` does, so the global and
+    auto models borrow strength from the national trend; fitted on one LA alone, ``auto`` has
+    no cross-LA backtest to set its intervals from.
+    """
+    from forecasting.forecast import la_history, la_series_id
+
+    every = la_history(panel, "requests_received")
+    every = every.loc[every["ds"] >= first_year].reset_index(drop=True)
+    return every, la_series_id(every, code)
+
+
+def _only(frame: pd.DataFrame, uid: str, code: str) -> pd.DataFrame:
+    """The rows of one series, labelled with the LA's own code."""
+    mine = frame.loc[frame["unique_id"] == uid].reset_index(drop=True)
+    return mine.assign(unique_id=code)
+
+
 def _fixed_paths(scenario: Scenario, n_paths: int, code: str) -> pd.DataFrame:
     sim = scenario.capacity.simulation
     years = range(sim.start.year, sim.start.year + sim.years + 1)
@@ -249,11 +269,14 @@ def run_pipeline(
             from forecasting.forecast import forecast, simulate
 
             model = _model_name(report.forecast_model, notes)
+            every, uid = _all_history(panel, code, report.history_from)
             with _warnings_to_notes(notes, "Forecast"):
-                fcst = forecast(hist, h=h, level=report.levels, model=model)
-                demand_paths = simulate(hist, h=h, n_paths=n_paths, seed=report.seed, model=model)
+                fcst = _only(forecast(every, h=h, level=report.levels, model=model), uid, code)
+                demand_paths = _only(simulate(every, h=h, n_paths=n_paths, seed=report.seed,
+                                              model=model), uid, code)
             ctx.update(forecast=fcst, demand_paths=demand_paths)
-            paths_for = _PathsByModel(hist, h, n_paths, report.seed, {model: demand_paths}, notes)
+            paths_for = _PathsByModel(every, uid, code, h, n_paths, report.seed,
+                                      {model: demand_paths}, notes)
         with bar.step("backtest models"):
             ctx["backtest"] = _backtest(hist, report, notes)
         with bar.step("complexity mix"):
@@ -321,9 +344,10 @@ def _model_name(name: str, notes: list[str]) -> str:
 class _PathsByModel:
     """Demand sample paths per forecasting model, simulated once each (same seed)."""
 
-    def __init__(self, hist: pd.DataFrame, h: int, n_paths: int, seed: int,
-                 known: dict[str, pd.DataFrame], notes: list[str]) -> None:
-        self.hist, self.h, self.n_paths, self.seed = hist, h, n_paths, seed
+    def __init__(self, every: pd.DataFrame, uid: str, code: str, h: int, n_paths: int,
+                 seed: int, known: dict[str, pd.DataFrame], notes: list[str]) -> None:
+        self.every, self.uid, self.code = every, uid, code
+        self.h, self.n_paths, self.seed = h, n_paths, seed
         self.known, self.notes = dict(known), notes
 
     def __call__(self, model: str) -> pd.DataFrame:
@@ -332,8 +356,9 @@ class _PathsByModel:
         name = _model_name(model, self.notes)
         if name not in self.known:
             with _warnings_to_notes(self.notes, "Forecast"):
-                self.known[name] = simulate(self.hist, h=self.h, n_paths=self.n_paths,
-                                            seed=self.seed, model=name)
+                paths = simulate(self.every, h=self.h, n_paths=self.n_paths, seed=self.seed,
+                                 model=name)
+            self.known[name] = _only(paths, self.uid, self.code)
         return self.known[name]
 
 
