@@ -490,13 +490,15 @@ Requests follow the school year: fewer in August, more in the autumn and spring 
 table compares each calendar month's average in the extract with the average month (1.0) and
 with the seasonal weights the simulator uses from the scenario file.
 
-**Read the forecast with care.** The committed synthetic extract has one complete year of months
-(2024). One year cannot separate the term-time pattern from the trend, so the model's level and
-its intervals are poorly determined (the intervals show it). A real extract with three or more
-years of complete months gives a usable monthly forecast; for annual planning, the SEN2 forecast
-in notebook 01 rests on nine years."""),
+**Read the forecast with care.** The committed synthetic extract covers four calendar years
+(2021-2024) of requests, rising steeply as Leeds's did; months before 2021 hold only the earlier
+requests still open in January 2021 and are left out below. Four years is the least that
+separates the term-time pattern from the trend: a real extract with more years gives a steadier
+monthly forecast, and for annual planning the SEN2 forecast in notebook 01 rests on nine years."""),
     code("""\
-requests = monthly[monthly["unique_id"] == "requests"].reset_index(drop=True)
+# the extract's own period (its sidecar says where it starts); earlier months are only carry-over
+first_month = pd.Timestamp((cases.metadata or {}).get("start", monthly["ds"].min()))
+requests = monthly[(monthly["unique_id"] == "requests") & (monthly["ds"] >= first_month)].reset_index(drop=True)
 profile = requests.groupby(requests["ds"].dt.month)["y"].mean()
 scenarios = load_scenario_file(config, years=sim_years, start=day + pd.Timedelta(days=1))
 pd.DataFrame({"extract": (profile / profile.mean()).round(2),
