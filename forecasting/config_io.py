@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from forecasting.errors import EhcpError
 
-__all__ = ["MAX_BYTES", "STRICT", "closest_key", "load_yaml", "loads_yaml", "validate"]
+__all__ = ["MAX_BYTES", "STRICT", "check_sections", "closest_key", "load_yaml", "loads_yaml",
+           "validate"]
 
 #: Largest config file accepted (a planner's config is a few KB; anything bigger is a mistake).
 MAX_BYTES = 1_000_000
@@ -197,6 +198,29 @@ def closest_key(key: str, valid: typing.Iterable[str]) -> str | None:
     """
     matches = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
     return matches[0] if matches else None
+
+
+def check_sections(data: typing.Mapping[Any, Any], known: typing.Sequence[str],
+                   file: str | Path | None) -> None:
+    """Refuse a top-level key that is not one of ``known``, suggesting the closest section.
+
+    Examples
+    --------
+    >>> check_sections({"simulaton": {}}, ["simulation", "staff"], "leeds.yaml")
+    Traceback (most recent call last):
+    ...
+    forecasting.errors.EhcpError: leeds.yaml, field 'simulaton': unknown section. Fix: did you mean 'simulation'? Valid sections: simulation, staff.
+    """
+    for key in data:
+        if key not in known:
+            guess = closest_key(str(key), known)
+            raise EhcpError(
+                "unknown section",
+                file=file,
+                field=str(key),
+                fix=(f"did you mean '{guess}'? " if guess else "")
+                + f"Valid sections: {', '.join(known)}",
+            )
 
 
 def _unwrap(tp: Any) -> list[Any]:

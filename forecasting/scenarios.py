@@ -37,7 +37,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from forecasting.capacity.config import CAPACITY_SECTIONS, CapacityConfig
-from forecasting.config_io import closest_key, load_yaml, validate
+from forecasting.config_io import check_sections, closest_key, load_yaml, validate
 from forecasting.costs import CostsConfig
 from forecasting.errors import EhcpError
 from forecasting.periods import financial_year_bounds
@@ -387,16 +387,7 @@ def _build(
 def scenario_set(data: Mapping[str, Any], file: str | Path = "<config>") -> ScenarioSet:
     """Validate a parsed scenario file (see :func:`load_scenarios`)."""
     name = str(file)
-    for key in data:
-        if key not in _TOP_LEVEL:
-            guess = closest_key(str(key), _TOP_LEVEL)
-            raise EhcpError(
-                "unknown section",
-                file=name,
-                field=str(key),
-                fix=(f"did you mean '{guess}'? " if guess else "")
-                + f"Valid sections: {', '.join(_TOP_LEVEL)}",
-            )
+    check_sections(data, _TOP_LEVEL, name)
     # Validate the baseline first, then merge overrides onto its full form (defaults filled in)
     # so a scenario may change a setting the file leaves at its default.
     capacity = validate(

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from forecasting.config_io import STRICT, closest_key, load_yaml, validate
+from forecasting.config_io import STRICT, check_sections, load_yaml, validate
 from forecasting.errors import EhcpError
 
 __all__ = [
@@ -392,17 +392,7 @@ def capacity_config(data: dict[str, Any], file: str | Path | None = None) -> Cap
     """
     if not isinstance(data, dict):
         raise EhcpError("the top level must be a mapping of sections", file=file)
-    known = CAPACITY_SECTIONS + OTHER_SECTIONS
-    for key in data:
-        if key not in known:
-            guess = closest_key(str(key), known)
-            raise EhcpError(
-                "unknown section",
-                file=file,
-                field=str(key),
-                fix=(f"did you mean '{guess}'? " if guess else "")
-                + f"Valid sections: {', '.join(known)}",
-            )
+    check_sections(data, CAPACITY_SECTIONS + OTHER_SECTIONS, file)
     ours = {k: v for k, v in data.items() if k in CAPACITY_SECTIONS}
     for key, value in ours.items():
         if value is not None and not isinstance(value, dict):
