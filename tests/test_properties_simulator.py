@@ -12,12 +12,13 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forecasting.capacity.config import CapacityConfig, capacity_config
 from forecasting.capacity.simulate import SimulationResult, simulate_capacity
-from forecasting.errors import EhcpWarning
+from forecasting.errors import EhcpError, EhcpWarning
 
 SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STAGES = ["decision", "advice", "draft", "final"]
@@ -60,14 +61,25 @@ def test_a_path_does_not_depend_on_how_many_paths_run(cfg: CapacityConfig, seed:
     pd.testing.assert_frame_equal(one, many[many["path"] == 0].reset_index(drop=True))
 
 
+# Scenario names are printable text; control characters are refused (see the next test).
+LABELS = st.text(st.characters(exclude_categories=("C",)), min_size=1, max_size=12)
+
+
 @SETTINGS
-@given(cfg=configs, seed=st.integers(0, 2**20), label=st.text(min_size=1, max_size=12))
+@given(cfg=configs, seed=st.integers(0, 2**20), label=LABELS)
 def test_watching_a_path_never_changes_it(cfg: CapacityConfig, seed: int, label: str) -> None:
     plain = run(cfg, n_paths=2, seed=seed).weekly
     watched = run(cfg, n_paths=2, seed=seed, record_path=1, scenario=label)
     assert (watched.weekly["scenario"] == label).all()
     pd.testing.assert_frame_equal(plain.drop(columns="scenario"),
                                   watched.weekly.drop(columns="scenario"))
+
+
+@pytest.mark.parametrize("label", ["", "a\x00b", "tab\there", "\x1b[31m"])
+def test_scenario_names_with_control_characters_are_refused(label: str) -> None:
+    cfg = config(ep=1.0, cw=1.0, requests=20.0, stock=0.0, share_late=0.0)
+    with pytest.raises(EhcpError, match="scenario"):
+        run(cfg, n_paths=1, seed=0, scenario=label)
 
 
 @SETTINGS

@@ -8,6 +8,7 @@ the same seed and number of paths differ only where their staffing or policies d
 
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from datetime import date
@@ -129,6 +130,10 @@ def simulate_capacity(
         raise EhcpError(f"need from 1 to {MAX_PATHS:,} paths, got {n_paths:,}", field="n_paths")
     if seed < 0:
         raise EhcpError(f"the seed must be a whole number >= 0, got {seed}", field="seed")
+    if not scenario or any(unicodedata.category(ch).startswith("C") for ch in scenario):
+        # Control characters (NUL, escapes) do not survive CSV, Parquet or a spreadsheet intact.
+        raise EhcpError(f"the scenario name {scenario!r} is empty or holds control characters",
+                        field="scenario", fix="use letters, digits, spaces and punctuation")
     if record_path is not None and not 0 <= record_path < n_paths:
         raise EhcpError(f"cannot record path {record_path} of {n_paths}", field="record_path",
                         fix=f"choose a path from 0 to {n_paths - 1}")
