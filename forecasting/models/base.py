@@ -19,7 +19,7 @@ from one history) and ``_forecast_one`` (mean and standard deviation by horizon,
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -33,6 +33,7 @@ __all__ = [
     "LocalForecaster",
     "future_ds",
     "interval_columns",
+    "normal_intervals",
     "validate_h",
     "validate_levels",
     "validate_panel",
@@ -50,6 +51,24 @@ def interval_columns(level: Sequence[int]) -> list[str]:
     ['lo_80', 'hi_80', 'lo_95', 'hi_95']
     """
     return [f"{side}_{lv}" for lv in level for side in ("lo", "hi")]
+
+
+def normal_intervals(mean: np.ndarray, sd: np.ndarray, level: Sequence[int],
+                     back: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+    """Gaussian ``lo_<l>``/``hi_<l>`` columns on a model's scale, mapped back to counts.
+
+    Examples
+    --------
+    >>> cols = normal_intervals(np.array([0.0]), np.array([1.0]), (80,), lambda x: x)
+    >>> {k: round(float(v[0]), 3) for k, v in cols.items()}
+    {'lo_80': -1.282, 'hi_80': 1.282}
+    """
+    cols: dict[str, np.ndarray] = {}
+    for lv in level:
+        z = stats.norm.ppf(0.5 + lv / 200)
+        cols[f"lo_{lv}"] = back(mean - z * sd)
+        cols[f"hi_{lv}"] = back(mean + z * sd)
+    return cols
 
 
 def validate_h(h: int) -> int:
@@ -285,10 +304,7 @@ class LocalForecaster(Forecaster):
             sd = np.maximum.accumulate(np.maximum(np.asarray(sd, dtype=float), 0.0))
             cols: dict[str, Any] = {"unique_id": uid, "ds": self._future(uid, h),
                                     "yhat": self._back(np.asarray(mean, dtype=float))}
-            for lv in level:
-                z = stats.norm.ppf(0.5 + lv / 200)
-                cols[f"lo_{lv}"] = self._back(mean - z * sd)
-                cols[f"hi_{lv}"] = self._back(mean + z * sd)
+            cols.update(normal_intervals(mean, sd, level, self._back))
             frames.append(pd.DataFrame(cols))
         return pd.concat(frames, ignore_index=True)
 

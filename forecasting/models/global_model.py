@@ -28,10 +28,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from forecasting.models.adjust import COVID_YEAR, covid_adjust
-from forecasting.models.base import Forecaster, future_ds
+from forecasting.models.base import Forecaster, future_ds, normal_intervals
 
 __all__ = ["GlobalGrowth", "aggregate_growth"]
 
@@ -239,10 +238,7 @@ class GlobalGrowth(Forecaster):
             mean, sd = self._center(uid, h)
             cols: dict[str, Any] = {"unique_id": uid, "ds": self._future(uid, h),
                                     "yhat": np.expm1(mean)}
-            for lv in level:
-                z = stats.norm.ppf(0.5 + lv / 200)
-                cols[f"lo_{lv}"] = np.expm1(mean - z * sd)
-                cols[f"hi_{lv}"] = np.expm1(mean + z * sd)
+            cols.update(normal_intervals(mean, sd, level, np.expm1))
             frames.append(pd.DataFrame(cols))
         return pd.concat(frames, ignore_index=True)
 
