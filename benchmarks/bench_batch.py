@@ -3,12 +3,19 @@
 Each LA gets the real batch task (:func:`forecasting.batch_la.la_task`): forecasts and a
 rolling-origin backtest of its measures, and the baseline capacity scenario with a few hundred
 sample paths. The batch runs once with 1 worker (in this process) and once with 2 worker
-processes, each into a fresh run store, and the script prints wall time, peak memory (this
-process and its workers), the speed-up, and a projection for all LAs x 10 scenarios x 1,000
-paths with the number of workers that would finish it within an hour.
+processes, each into a fresh run store, and the script prints wall time, CPU time, peak memory
+(this process and its workers), the serial parts of each run (worker start-up, the parent's
+own CPU, the tail), the speed-up, and a projection for all LAs x 10 scenarios x 1,000 paths
+with the number of workers that would finish it within an hour.
+
+Before the runs it prints an estimate of how long they take, from one LA of median size timed
+at full size and each LA's estimated cost (its plans x paths): at the defaults (every LA,
+200 paths) the scenarios of the large counties dominate, and the two runs take a quarter of an
+hour or more. ``--las N`` or ``--paths P`` give a shorter run.
 
 numba's threads (and the capacity engine's, sized from NUMBA_NUM_THREADS) are limited to
-one per process in both runs, so the speed-up measures the batch's own parallelism. Compilation is warmed up (numba's on-disk cache) first.
+one per process in both runs, so the speed-up measures the batch's own parallelism.
+Compilation is warmed up (numba's on-disk cache) first.
 
 Usage::
 
@@ -19,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import tempfile
@@ -33,14 +41,36 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import psutil
 
+from forecasting.store import LaResult
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class PeakMemory:
-    """Sample this process and all its descendants: peak total resident memory, CPU seconds."""
+def _pss(pid: int) -> int:
+    # Linux's summary of the process's memory map; where it is missing, resident size.
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(psutil.Process(pid).memory_info().rss)
 
-    def __init__(self, every: float = 0.1) -> None:
-        self.every, self.peak, self._stop = every, 0, threading.Event()
+
+class PeakMemory:
+    """Sample this process and all its descendants: peak total memory, CPU seconds.
+
+    Two memory figures: the sum of resident sizes (sampled often and cheaply), which counts
+    the pages worker processes share with the server they forked from once per process, and
+    the sum of proportional set sizes (PSS), which counts them once. PSS costs the kernel a
+    walk of each process's page tables (about 10 ms per process), so it is sampled less often
+    to keep the sampler's own CPU out of the measurement.
+    """
+
+    def __init__(self, every: float = 0.25, pss_every: int = 12) -> None:
+        self.every, self.pss_every, self._stop = every, pss_every, threading.Event()
+        self.peak_rss = self.peak_pss = 0
         self._cpu: dict[int, float] = {}
         self._cpu0 = self._cpu_of(psutil.Process())
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -52,20 +82,35 @@ class PeakMemory:
 
     @property
     def cpu(self) -> float:
-        """CPU seconds used by the process tree while sampling (workers' last 0.1 s missed)."""
+        """CPU seconds used by the process tree while sampling (exited workers' last
+        quarter-second missed)."""
         return sum(self._cpu.values()) - self._cpu0
 
-    def _run(self) -> None:
+    @property
+    def cpu_parent(self) -> float:
+        """CPU seconds of this process alone (store writes, results, this sampler)."""
+        return self._cpu.get(os.getpid(), self._cpu0) - self._cpu0
+
+    def _sample(self, with_pss: bool) -> None:
         me = psutil.Process()
+        rss = pss = 0
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                rss += p.memory_info().rss
+                self._cpu[p.pid] = max(self._cpu.get(p.pid, 0.0), self._cpu_of(p))
+                if with_pss:
+                    pss += _pss(p.pid)
+            except psutil.Error:
+                pass
+        self.peak_rss = max(self.peak_rss, rss)
+        if with_pss:
+            self.peak_pss = max(self.peak_pss, pss)
+
+    def _run(self) -> None:
+        k = 0
         while not self._stop.is_set():
-            total = 0
-            for p in [me, *me.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                    self._cpu[p.pid] = max(self._cpu.get(p.pid, 0.0), self._cpu_of(p))
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
+            self._sample(with_pss=k % self.pss_every == self.pss_every - 1)
+            k += 1
             self._stop.wait(self.every)
 
     def __enter__(self) -> PeakMemory:
@@ -75,6 +120,29 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample(with_pss=False)
+
+
+def _warm_up(inputs: list, paths: int) -> float:
+    """Load numba's cached code and measure one LA of median cost at full size.
+
+    Returns CPU seconds per unit of the inputs' estimated ``cost`` (the calibration of the
+    first estimate).
+    """
+    from forecasting.batch_la import la_task
+
+    small = min(inputs, key=lambda i: i.cost)
+    params = {**small.params, "scenarios": {**small.params["scenarios"], "n_paths": 2}}
+    t = time.perf_counter()
+    la_task(dataclasses.replace(small, params=params))
+    print(f"warm-up (imports, numba cache) {time.perf_counter() - t:.1f} s")
+    mid = sorted(inputs, key=lambda i: i.cost)[len(inputs) // 2]
+    c = time.process_time()
+    la_task(mid)
+    used = time.process_time() - c
+    print(f"calibration: {mid.la_name} ({mid.la}), {paths} paths: {used:.2f} CPU-s "
+          f"(estimated {mid.cost:.2f})")
+    return used / mid.cost if mid.cost > 0 else 1.0
 
 
 def main() -> None:
@@ -91,7 +159,12 @@ def main() -> None:
 
     from forecasting.batch import run_batch
     from forecasting.batch_config import BatchConfig, result_settings
-    from forecasting.batch_la import la_task, make_inputs, scenario_file_text
+    from forecasting.batch_la import (
+        COST_PER_MEASURE,
+        la_task,
+        make_inputs,
+        scenario_file_text,
+    )
     from forecasting.data import load_panel
     from forecasting.store import RunStore
 
@@ -102,40 +175,54 @@ def main() -> None:
                       scenarios={"file": args.scenario_file, "names": ["baseline"],
                                  "n_paths": args.paths})
     text = scenario_file_text(cfg.scenarios.file)
-    inputs = make_inputs(panel, cfg, None, scenario_yaml=text)
-    if args.las is not None:
-        inputs = inputs[: args.las]
+    every = make_inputs(panel, cfg, None, scenario_yaml=text)
+    n_all = len(every)
+    inputs = every if args.las is None else every[: args.las]
     n = len(inputs)
+    counts = [int(x) for x in args.workers.split(",")]
     print(f"bench-batch: {n} LAs; per LA: forecast + backtest of "
           f"{len(cfg.forecast.measures)} measures, baseline scenario x {args.paths} paths "
           f"({Path(args.scenario_file).name}, scaled per LA); {os.cpu_count()} cores; "
           f"load average {os.getloadavg()[0]:.1f}")
-    t = time.perf_counter()
-    la_task(inputs[0].__class__(inputs[0].la, inputs[0].data,
-                                {**inputs[0].params, "scenarios": {**cfg.scenarios.model_dump(),
-                                                                   "n_paths": 2}},
-                                inputs[0].seed, inputs[0].la_name))
-    print(f"warm-up (imports, numba cache) {time.perf_counter() - t:.1f} s")
+    per_cost = _warm_up(inputs, args.paths)
+    serial = per_cost * sum(i.cost for i in inputs)
+    eta = sum(serial / min(w, 1.7 * w / 2 if w > 1 else 1.0) for w in counts)
+    print(f"estimate: {serial / 60:.1f} CPU-minutes per run; all {len(counts)} runs about "
+          f"{eta / 60:.0f} min on idle cores (2 workers at 1.7x; longer under load); "
+          "--las N or --paths P for a shorter run")
 
     results: dict[int, dict[str, float]] = {}
     timings: list[dict[str, float]] = []
-    for w in [int(x) for x in args.workers.split(",")]:
+    for w in counts:
         with tempfile.TemporaryDirectory() as tmp, RunStore(Path(tmp) / "runs.duckdb") as store:
             collected: list[dict[str, float]] = []
+            arrived: list[tuple[float, float]] = []
+
+            def note(r: LaResult, c: list = collected, a: list = arrived) -> None:
+                c.append(r.extras.get("timings", {}))
+                a.append((time.perf_counter(), r.seconds))
+
             with PeakMemory() as mem:
                 t = time.perf_counter()
                 rep = run_batch(inputs, la_task, store, quarter="2026Q4", data_checksum="bench",
                                 config=result_settings(cfg), run_id=f"bench-{w}", workers=w,
-                                on_result=lambda r, c=collected: c.append(
-                                    r.extras.get("timings", {})))
+                                on_result=note)
                 wall = time.perf_counter() - t
             if w == 1:
                 timings = collected
-            results[w] = {"wall": wall, "peak_mb": mem.peak / 2**20, "failed": len(rep.failed)}
+            results[w] = {"wall": wall, "failed": len(rep.failed)}
             print(f"workers={w}: wall {wall:8.1f} s   CPU {mem.cpu:8.1f} s "
-                  f"({mem.cpu / wall:.2f} cores busy)   peak memory {mem.peak / 2**20:6.0f} MB   "
+                  f"({mem.cpu / wall:.2f} cores busy)   peak memory {mem.peak_pss / 2**20:.0f} MB PSS "
+                  f"({mem.peak_rss / 2**20:.0f} MB RSS)   "
                   f"{len(rep.done)} done, {len(rep.failed)} failed; load average now "
                   f"{os.getloadavg()[0]:.1f}")
+            if arrived:
+                ends = sorted(e for e, _ in arrived)
+                first = min(e - sec for e, sec in arrived) - t
+                tail = ends[-1] - ends[-2] if len(ends) > 1 else 0.0
+                print(f"    serial parts: first LA began {first:.1f} s in (worker start-up); "
+                      f"parent process {mem.cpu_parent:.1f} CPU-s (store writes, results); "
+                      f"last LA ended {tail:.1f} s after the one before (tail)")
             for la, reason in list(rep.failed.items())[:5]:
                 print(f"    failed {la}: {reason}")
     if 1 in results and 2 in results:
@@ -147,10 +234,12 @@ def main() -> None:
     if timings:
         fb = sum(t.get("forecast", 0) + t.get("backtest", 0) for t in timings)
         sc = sum(t.get("scenarios", 0) for t in timings)
-        n_all = len(make_inputs(panel, cfg, None))
         scale = args.target_scenarios * args.target_paths / args.paths
-        per_la = (fb + sc * scale) / len(timings)
-        total = per_la * n_all
+        # The LAs measured stand for all of them: forecasts per LA, scenarios in proportion to
+        # the LAs' scenario work (their plans).
+        fixed = COST_PER_MEASURE * len(cfg.forecast.measures)
+        share = sum(i.cost - fixed for i in inputs) / sum(i.cost - fixed for i in every)
+        total = fb * n_all / len(timings) + sc * scale / share
         eff = min(1.0, speedup / 2) if math.isfinite(speedup) else 1.0
         print(f"measured per LA (1 worker, CPU seconds): forecast+backtest "
               f"{fb / len(timings):.2f} s, baseline scenario x {args.paths} paths "

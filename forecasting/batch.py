@@ -67,6 +67,10 @@ class LaInput:
     level : str
         ``"la"``, ``"regional"`` or ``"national"`` (as in the panel); scenarios run for LAs
         only.
+    cost : float
+        A relative estimate of the task's work (any unit). Parallel runs start the costliest
+        tasks first, so the run does not end with one worker busy on a big LA while the others
+        sit idle; results do not depend on it.
     """
 
     la: str
@@ -75,6 +79,7 @@ class LaInput:
     seed: int
     la_name: str | None = None
     level: str = "la"
+    cost: float = 0.0
 
 
 TaskFn = Callable[[LaInput], LaResult]

@@ -19,7 +19,7 @@ from forecasting.batch import LaInput, TaskFn, _failed, call_task
 from forecasting.errors import EhcpError
 from forecasting.store import LaResult
 
-__all__ = ["Progress", "results"]
+__all__ = ["Progress", "largest_first", "results"]
 
 
 def _serial(task: TaskFn, inputs: Sequence[LaInput]) -> Iterator[tuple[LaInput, LaResult]]:
@@ -142,10 +142,26 @@ def results(
     """Run ``task`` over ``inputs``: on Dask if ``scheduler`` is given, else on ``workers``
     local processes (in this process when ``workers`` is 1)."""
     if scheduler is not None:
-        return _dask(task, inputs, scheduler)
+        return _dask(task, largest_first(inputs), scheduler)
     if workers <= 1 or len(inputs) <= 1:
         return _serial(task, inputs)
-    return _pool(task, inputs, min(workers, len(inputs)))
+    return _pool(task, largest_first(inputs), min(workers, len(inputs)))
+
+
+def largest_first(inputs: Sequence[LaInput]) -> list[LaInput]:
+    """The inputs by decreasing ``cost`` (ties keep their order).
+
+    Workers take tasks in this order, so the small ones fill the gaps at the end instead of a
+    big LA starting last and running alone while the other workers wait.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> inputs = [LaInput(la, pd.DataFrame(), {}, 0, cost=c) for la, c in [("A", 1), ("B", 9), ("C", 1)]]
+    >>> [i.la for i in largest_first(inputs)]
+    ['B', 'A', 'C']
+    """
+    return sorted(inputs, key=lambda inp: -inp.cost)
 
 
 class Progress:

@@ -215,3 +215,24 @@ def test_models_written_and_unsaved_ones_explained(tmp_path: Path) -> None:
     again = load_model(tmp_path / "A" / "requests_received.json")
     pd.testing.assert_frame_equal(again.predict(2), model.predict(2))
     assert "results_ is a Results" in (tmp_path / "A" / "UNSAVED.txt").read_text()
+
+
+def test_parallel_runs_hand_out_costliest_las_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    import forecasting.batch_exec as bx
+
+    seen: list[list[str]] = []
+
+    def fake_pool(task, inputs, workers):
+        seen.append([i.la for i in inputs])
+        yield from bx._serial(task, inputs)
+
+    monkeypatch.setattr(bx, "_pool", fake_pool)
+    inputs, config = synthetic_inputs(LAS, seed=7, h=3)
+    costs = dict(zip(LAS, [1.0, 5.0, 0.5, 5.0, 9.0], strict=True))
+    costed = [LaInput(i.la, i.data, i.params, i.seed, cost=costs[i.la]) for i in inputs]
+    with RunStore(":memory:") as store:
+        rep = run_batch(costed, synthetic_task, store, quarter="2026Q4", data_checksum="d",
+                        config=config, run_id="r1", workers=2)
+    # Largest first; equal costs keep the given order (E08000032 before E08000036).
+    assert seen == [["E06000014", "E08000032", "E08000036", "E08000035", "E08000034"]]
+    assert rep.done == sorted(LAS)

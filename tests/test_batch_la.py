@@ -171,3 +171,24 @@ def test_summary_csvs_neutralise_formula_names(tmp_path: Path) -> None:
     out = write_national_summary({"la_ranking": evil}, tmp_path)
     back = pd.read_csv(out / "la_ranking.csv")
     assert back["la_name"].iloc[0].startswith("'=") and back["backlog_growth"].iloc[0] == -3.0
+
+
+def test_cost_grows_with_plans_paths_and_scenarios(panel: pd.DataFrame) -> None:
+    text = (FIXTURES / "scenarios" / "small.yaml").read_text()
+    las = [RUTLAND, YORK, LEEDS]
+    one = BatchConfig(scenarios={"n_paths": 100, "names": ["baseline"]}, **CHEAP)
+    two = BatchConfig(scenarios={"n_paths": 200, "names": ["baseline", "extra_2_eps"]}, **CHEAP)
+    cost1 = {i.la: i.cost for i in make_inputs(panel, one, las, scenario_yaml=text)}
+    cost2 = {i.la: i.cost for i in make_inputs(panel, two, las, scenario_yaml=text)}
+    plans = panel[(panel["measure"] == "stock_plans") & (panel["breakdown"] == "all")]
+    latest = plans.sort_values("ds").groupby("unique_id")["y"].last()
+    assert latest[RUTLAND] < latest[YORK] < latest[LEEDS]
+    assert cost1[RUTLAND] < cost1[YORK] < cost1[LEEDS]
+    fixed = 2 * 0.15  # two measures forecast and backtested, no scenario work
+    for la in las:
+        # Twice the paths and twice the scenarios: four times the scenario work.
+        assert cost2[la] - fixed == pytest.approx(4 * (cost1[la] - fixed))
+    # England and the regions run no scenarios: only their forecasts count.
+    assert cost1["E92000001"] == pytest.approx(fixed)
+    without = make_inputs(panel, one, las)
+    assert [i.cost for i in without] == pytest.approx([fixed] * len(without))
