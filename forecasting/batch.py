@@ -308,6 +308,43 @@ def run_batch(
     ...     rep.status, rep.done, len(store.table("forecasts"))
     ('finished', ['A', 'B'], 8)
     """
+    # Imported here: the executors import this module's task wrapper.
+    from forecasting.batch_exec import connect
+
+    if scheduler is None:
+        return _run_batch(inputs, task, store, quarter=quarter, data_checksum=data_checksum,
+                          config=config, run_id=run_id, resume=resume, workers=workers,
+                          out_dir=out_dir, models_dir=models_dir, on_result=on_result,
+                          progress=progress)
+    # Connect before the run is recorded: a wrong address must not leave a run behind.
+    client, own = connect(scheduler)
+    try:
+        return _run_batch(inputs, task, store, quarter=quarter, data_checksum=data_checksum,
+                          config=config, run_id=run_id, resume=resume, workers=workers,
+                          scheduler=client, out_dir=out_dir, models_dir=models_dir,
+                          on_result=on_result, progress=progress)
+    finally:
+        if own:
+            client.close()
+
+
+def _run_batch(
+    inputs: Sequence[LaInput],
+    task: TaskFn,
+    store: RunStore,
+    *,
+    quarter: str,
+    data_checksum: str,
+    config: Mapping[str, Any],
+    run_id: str | None = None,
+    resume: str | None = None,
+    workers: int = 1,
+    scheduler: Any = None,
+    out_dir: str | Path | None = None,
+    models_dir: str | Path | None = None,
+    on_result: Callable[[LaResult], None] | None = None,
+    progress: bool = False,
+) -> BatchReport:
     keys = [inp.la for inp in inputs]
     if len(set(keys)) != len(keys):
         dup = sorted({k for k in keys if keys.count(k) > 1})
@@ -327,7 +364,6 @@ def run_batch(
                          skipped=[inp.la for inp in inputs if inp.la in done_before])
     la_dir = None if out_dir is None else Path(out_dir) / rid
     model_dir = None if models_dir is None else Path(models_dir) / rid
-    # Imported here: the executors import this module's task wrapper.
     from forecasting.batch_exec import Progress, results
 
     bar = Progress(progress, total=n_total, completed=n_total - len(todo), run_id=rid)

@@ -19,7 +19,7 @@ from forecasting.batch import LaInput, TaskFn, _failed, call_task
 from forecasting.errors import EhcpError
 from forecasting.store import LaResult
 
-__all__ = ["Progress", "largest_first", "results"]
+__all__ = ["Progress", "connect", "largest_first", "results"]
 
 
 def _serial(task: TaskFn, inputs: Sequence[LaInput]) -> Iterator[tuple[LaInput, LaResult]]:
@@ -102,23 +102,42 @@ def _pool_run(
         yield inp, result
 
 
+def connect(scheduler: Any) -> tuple[Any, bool]:
+    """A Dask client for ``scheduler`` (an address such as ``tcp://HOST:PORT``, or a client),
+    and whether the caller opened it (and so must close it).
+
+    A wrong or unreachable address is the user's error, raised before any run is started.
+
+    Examples
+    --------
+    >>> connect("http://localhost:8786")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    forecasting.errors.EhcpError: field '--scheduler': cannot use the Dask scheduler at http://localhost:8786 (unknown address scheme 'http' ...
+    """
+    from distributed import Client
+
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    try:
+        return Client(scheduler, timeout=20, set_as_default=False), True
+    except (OSError, ValueError, TypeError) as err:
+        raise EhcpError(
+            f"cannot use the Dask scheduler at {scheduler} ({err})",
+            field="--scheduler",
+            fix="give the scheduler's address as tcp://HOST:PORT (start one with `dask "
+                "scheduler` and workers with `dask worker ADDRESS`), or leave --scheduler "
+                "out to use local cores",
+        ) from None
+
+
 def _dask(
     task: TaskFn, inputs: Sequence[LaInput], scheduler: Any
 ) -> Iterator[tuple[LaInput, LaResult]]:
-    from distributed import Client
     from distributed import as_completed as dask_completed
 
-    try:
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout=20)
-    except OSError as err:
-        raise EhcpError(
-            f"cannot reach the Dask scheduler at {scheduler} ({err})",
-            field="--scheduler",
-            fix="start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
-                "or leave --scheduler out to use local cores",
-        ) from None
+    client, own = connect(scheduler)
     # The workers need this package installed (same version): they import the task by name.
-    own = client is not scheduler
     try:
         futures = {
             client.submit(call_task, task, inp, pure=False,
@@ -165,9 +184,15 @@ def largest_first(inputs: Sequence[LaInput]) -> list[LaInput]:
 
 
 class Progress:
-    """A rich progress bar with an ETA, or nothing when disabled."""
+    """A rich progress bar with an ETA, or nothing when disabled.
 
-    def __init__(self, enabled: bool, *, total: int, completed: int, run_id: str) -> None:
+    The bar shows the run id, LAs done out of all (LAs committed before a resume count as
+    done), the last LA finished and how many failed, the time elapsed and the time remaining.
+    """
+
+    def __init__(
+        self, enabled: bool, *, total: int, completed: int, run_id: str, console: Any = None
+    ) -> None:
         self.enabled = enabled
         self.failed = 0
         if not enabled:
@@ -184,7 +209,7 @@ class Progress:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TextColumn("ETA"),
-            TimeRemainingColumn(),
+            TimeRemainingColumn(), console=console,
         )
         self.task = self.progress.add_task(run_id, total=total, completed=completed, last="")
 

@@ -71,21 +71,44 @@ def quarterly_batch(
         Every LA in the panel (``las`` must then be empty).
     resume : str, optional
         A run id to continue.
-    scheduler : str, optional
-        A Dask scheduler address; default runs on ``cfg.workers`` local processes.
+    scheduler : str or distributed.Client, optional
+        A Dask scheduler address (``tcp://HOST:PORT``) or client; default runs on
+        ``cfg.workers`` local processes.
     progress : bool
         Show a progress bar with an ETA.
     on_result : callable, optional
         Called with each committed LA's result.
     """
+    from forecasting.batch_exec import connect
+
+    if bool(las) == bool(all_las):
+        raise EhcpError("say which LAs to run", field="--la",
+                        fix="give --la NAME (repeatable) or --all, not both")
+    if scheduler is None:
+        return _quarterly_batch(cfg, las, all_las, resume, None, progress, on_result)
+    # A wrong scheduler address is reported before the data is read and before any run starts.
+    client, own = connect(scheduler)
+    try:
+        return _quarterly_batch(cfg, las, all_las, resume, client, progress, on_result)
+    finally:
+        if own:
+            client.close()
+
+
+def _quarterly_batch(
+    cfg: BatchConfig,
+    las: Sequence[str],
+    all_las: bool,
+    resume: str | None,
+    scheduler: Any,
+    progress: bool,
+    on_result: Callable[[LaResult], None] | None,
+) -> BatchOutcome:
     from forecasting.batch_la import make_inputs, scenario_file_text
     from forecasting.batch_summary import national_summary, write_national_summary
     from forecasting.data import find_la, load_panel
     from forecasting.data.sen2_panel import discover_zips
 
-    if bool(las) == bool(all_las):
-        raise EhcpError("say which LAs to run", field="--la",
-                        fix="give --la NAME (repeatable) or --all, not both")
     data_dir = Path(cfg.data_dir)
     zips = discover_zips(data_dir)
     panel = load_panel(data_dir)

@@ -236,3 +236,36 @@ def test_parallel_runs_hand_out_costliest_las_first(monkeypatch: pytest.MonkeyPa
     # Largest first; equal costs keep the given order (E08000032 before E08000036).
     assert seen == [["E06000014", "E08000032", "E08000036", "E08000035", "E08000034"]]
     assert rep.done == sorted(LAS)
+
+
+@pytest.mark.parametrize("address", ["tcp://HOST:PORT", "http://127.0.0.1:8786"])
+def test_bad_scheduler_address_is_a_user_error_before_any_run(address: str) -> None:
+    with RunStore(":memory:") as store:
+        with pytest.raises(EhcpError, match="cannot use the Dask scheduler") as err:
+            _run(store, scheduler=address)
+        assert err.value.field == "--scheduler" and "tcp://HOST:PORT" in (err.value.fix or "")
+        assert store.runs().empty  # no run was started, so none is left to resume
+
+
+def test_progress_bar_counts_las_and_shows_an_eta() -> None:
+    import io
+    import re
+
+    from rich.console import Console
+
+    from forecasting.batch_exec import Progress
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=160, color_system=None)
+    bar = Progress(True, total=5, completed=1, run_id="2026Q4-x", console=console)
+    with bar:
+        bar.advance("Leeds", ok=True)
+        time.sleep(0.05)
+        bar.advance("York", ok=False)
+        shot = Console(file=io.StringIO(), width=160, color_system=None)
+        shot.print(bar.progress.get_renderable())
+    text = shot.file.getvalue()
+    assert "2026Q4-x" in text and "3/5" in text and "York (1 failed)" in text
+    assert re.search(r"ETA -?\d+:\d\d:\d\d", text), text
+    off = Progress(False, total=5, completed=0, run_id="r")
+    with off:
+        off.advance("Leeds", ok=True)  # disabled: draws nothing, raises nothing

@@ -52,3 +52,43 @@ def test_batch_needs_las(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_history_without_store_is_a_user_error(tmp_path: Path, capsys) -> None:
     assert main(["history", "--store", str(tmp_path / "none.duckdb"), "--runs"]) == 2
     assert "run store does not exist" in capsys.readouterr().err
+
+
+def _york_fails(inp):
+    from forecasting.batch_la import la_task
+
+    if inp.la_name == "York":
+        raise RuntimeError("no staff file for York")
+    return la_task(inp)
+
+
+@pytest.mark.slow
+def test_failed_la_is_listed_with_its_reason_and_the_others_finish(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    import forecasting.batch_main as batch_main
+
+    monkeypatch.setattr(batch_main, "_la_task", lambda: _york_fails)
+    args = ["batch", "--config", str(_config(tmp_path)), "--la", "York", "--la", "Rutland",
+            "--workers", "1", "--no-progress", "--quarter", "2026Q4"]
+    assert main(args) == 1  # some LA failed: exit 1, after the others finished
+    out = capsys.readouterr().out
+    assert "finished_with_errors; 1 done, 0 already done, 1 failed" in out
+    assert "failed E06000014: RuntimeError: no staff file for York" in out
+    (national,) = (tmp_path / "reports").glob("2026Q4-*/national")
+    failed = pd.read_csv(national / "failed.csv")
+    assert failed["la_name"].tolist() == ["York"]
+    assert "no staff file for York" in failed["error"].iloc[0]
+    assert pd.read_csv(national / "la_ranking.csv")["la_name"].tolist() == ["Rutland"]
+
+
+def test_bad_scheduler_is_refused_before_reading_data(tmp_path: Path, capsys) -> None:
+    cfg = _config(tmp_path)
+    assert main(["batch", "--config", str(cfg), "--la", "York",
+                 "--scheduler", "localhost:notaport"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot use the Dask scheduler at localhost:notaport" in err
+    assert "tcp://HOST:PORT" in err
+    assert not (tmp_path / "runs.duckdb").exists()  # no run was started
