@@ -18,6 +18,7 @@ from forecasting.periods import financial_year, financial_year_bounds
 
 __all__ = [
     "CostsConfig",
+    "DisputeCost",
     "GradeCost",
     "LocumCost",
     "RoleCost",
@@ -77,6 +78,15 @@ class LocumCost(_Frozen):
     source: str = ""
 
 
+class DisputeCost(_Frozen):
+    """Legal and admin cost per dispute at base prices (staff time is costed as FTE already)."""
+
+    mediation_gbp: float = Field(default=0.0, ge=0, le=1_000_000,
+                                 description="mediation service fee per mediation")
+    tribunal_gbp: float = Field(default=0.0, ge=0, le=1_000_000,
+                                description="legal and admin cost per tribunal appeal")
+
+
 class CostsConfig(_Frozen):
     """The ``costs`` section of a scenario file.
 
@@ -96,6 +106,7 @@ class CostsConfig(_Frozen):
     working_days_per_year: float = Field(default=220, gt=0, le=366)
     roles: dict[str, RoleCost]
     locum: LocumCost
+    disputes: DisputeCost = DisputeCost()
 
     @field_validator("price_base_fy")
     @classmethod
@@ -229,7 +240,9 @@ def cost_by_financial_year(
     -------
     DataFrame
         The ``by`` keys, ``period_type`` (``financial``), ``period`` (``2026-27``), and
-        ``ep_cost_gbp``, ``caseworker_cost_gbp``, ``locum_cost_gbp``, ``total_cost_gbp``.
+        ``ep_cost_gbp``, ``caseworker_cost_gbp``, ``locum_cost_gbp``, ``total_cost_gbp``; also
+        ``dispute_cost_gbp`` (mediation fees and tribunal costs, ``costs.disputes``) when
+        ``weekly`` has ``mediations`` and ``tribunals`` columns.
 
     Examples
     --------
@@ -267,11 +280,15 @@ def cost_by_financial_year(
     out["locum_cost_gbp"] = (
         np.asarray(locum, dtype=float) * costs.locum.ep_day_rate_gbp / costs.locum.hours_per_day * factor
     )
-    grouped = out.groupby([*keys, "period"], sort=True, as_index=False)[
-        ["ep_cost_gbp", "caseworker_cost_gbp", "locum_cost_gbp"]
-    ].sum()
-    grouped["total_cost_gbp"] = grouped[
-        ["ep_cost_gbp", "caseworker_cost_gbp", "locum_cost_gbp"]
-    ].sum(axis=1)
+    lines = ["ep_cost_gbp", "caseworker_cost_gbp", "locum_cost_gbp"]
+    if {"mediations", "tribunals"} <= set(weekly.columns):
+        # Mediation fees and tribunal legal costs, priced by the year the decision fell in.
+        out["dispute_cost_gbp"] = (
+            weekly["mediations"].to_numpy(float) * costs.disputes.mediation_gbp
+            + weekly["tribunals"].to_numpy(float) * costs.disputes.tribunal_gbp
+        ) * factor
+        lines.append("dispute_cost_gbp")
+    grouped = out.groupby([*keys, "period"], sort=True, as_index=False)[lines].sum()
+    grouped["total_cost_gbp"] = grouped[lines].sum(axis=1)
     grouped.insert(len(keys), "period_type", "financial")
     return grouped

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from forecasting.capacity.calibrate import CalibrationConfig
 from forecasting.capacity.config import CAPACITY_SECTIONS, CapacityConfig
 from forecasting.config_io import check_sections, closest_key, load_yaml, validate
 from forecasting.costs import CostsConfig
@@ -64,7 +65,7 @@ BASELINE = "baseline"
 LATE_OVER_13 = ("late_13_26", "late_26_52", "late_52_plus")
 #: Sections a scenario may override.
 OVERRIDABLE = (*CAPACITY_SECTIONS, "costs")
-_TOP_LEVEL = (*OVERRIDABLE, "targets", "scenarios", "report")
+_TOP_LEVEL = (*OVERRIDABLE, "targets", "scenarios", "report", "calibration")
 
 Metric = Literal["pct_within_20_weeks", "cases_late_over_13_weeks", "open_late", "reviews_overdue"]
 METRIC_TEXT = {
@@ -160,6 +161,9 @@ class SearchBounds(_Frozen):
     refine_steps: int = Field(default=2, ge=0, le=10)
     max_evaluations: int = Field(default=40, ge=1, le=2000)
     n_paths: int = Field(default=100, ge=1, le=10_000)
+    phase_evaluations: int = Field(
+        default=0, ge=0, le=2000,
+        description="simulations for phasing the plan by financial year (0: a flat plan only)")
 
     @model_validator(mode="after")
     def _ordered(self) -> SearchBounds:
@@ -314,6 +318,8 @@ class ScenarioSet:
     report: ReportConfig
     config_hash: str
     raw: Mapping[str, Any]
+    #: The ``calibration`` section; None when the file has none (no calibration).
+    calibration: CalibrationConfig | None = None
 
     @property
     def baseline(self) -> Scenario:
@@ -396,6 +402,9 @@ def scenario_set(data: Mapping[str, Any], file: str | Path = "<config>") -> Scen
     costs = validate(CostsConfig, _section(data, "costs", name), name, prefix="costs")
     targets = validate(TargetsConfig, _section(data, "targets", name), name, prefix="targets")
     report = validate(ReportConfig, _section(data, "report", name), name, prefix="report")
+    calibration = None
+    if data.get("calibration") is not None:
+        calibration = validate(CalibrationConfig, data["calibration"], name, prefix="calibration")
     base = {**capacity.model_dump(mode="python"), "costs": costs.model_dump(mode="python")}
     raw_specs = data.get("scenarios") or {}
     if not isinstance(raw_specs, Mapping):
@@ -426,6 +435,7 @@ def scenario_set(data: Mapping[str, Any], file: str | Path = "<config>") -> Scen
         report=report,
         config_hash=_hash(data),
         raw=_freeze(data),
+        calibration=calibration,
     )
 
 

@@ -28,6 +28,9 @@ __all__ = [
     "CapacityConfig",
     "ComplexityGroup",
     "DemandConfig",
+    "DisputeHours",
+    "DisputeRates",
+    "Disputes",
     "Distribution",
     "FteChange",
     "InitialCaseload",
@@ -49,7 +52,8 @@ __all__ = [
 #: Sections this module validates.
 CAPACITY_SECTIONS = ("simulation", "pipeline", "staff", "demand")
 #: Sections owned by the scenario / reporting layer; passed over here.
-OTHER_SECTIONS = ("costs", "targets", "scenarios", "report", "run", "forecast", "data")
+OTHER_SECTIONS = ("costs", "targets", "scenarios", "report", "calibration", "run", "forecast",
+                  "data")
 
 #: Largest accepted requests for assessment in a year (England receives about 150,000).
 MAX_REQUESTS_PER_YEAR = 1_000_000.0
@@ -182,6 +186,46 @@ class QueueConfig(_Model):
     priority: Literal["new_first", "reviews_first", "none"] = "new_first"
 
 
+class DisputeRates(_Model):
+    """Share of each kind of appealable decision that leads to a dispute.
+
+    ``refusals``: refusals to assess and decisions not to issue a plan; ``plans``: new plans
+    issued (content or placement); ``reviews``: annual review decisions.
+    """
+
+    refusals: float = Field(default=0.0, ge=0.0, le=1.0)
+    plans: float = Field(default=0.0, ge=0.0, le=1.0)
+    reviews: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class DisputeHours(_Model):
+    """Staff hours one dispute takes from each pool (preparation, meetings, hearing)."""
+
+    caseworker: float = Field(default=0.0, ge=0.0, le=1000.0)
+    ep: float = Field(default=0.0, ge=0.0, le=1000.0)
+
+
+class Disputes(_Model):
+    """Mediation and SEND tribunal appeals: workload and cost, not a delay on the case's clock.
+
+    ``mediation`` and ``tribunal`` are shares of decisions (a tribunal appeal is a share of the
+    decisions, not of the mediations: Leeds registered 126 appeals in 2024 against 43 mediations,
+    DfE SEN2). Their staff hours are set aside from each pool's capacity
+    (:mod:`forecasting.capacity.disputes`); their legal and admin costs are in ``costs.disputes``.
+    All rates default to 0 (no dispute workload).
+    """
+
+    mediation: DisputeRates = DisputeRates()
+    tribunal: DisputeRates = DisputeRates()
+    mediation_hours: DisputeHours = DisputeHours()
+    tribunal_hours: DisputeHours = DisputeHours()
+
+    @property
+    def active(self) -> bool:
+        """True when any dispute rate is above 0."""
+        return any(v > 0 for r in (self.mediation, self.tribunal) for v in r.model_dump().values())
+
+
 class PipelineConfig(_Model):
     """The statutory pipeline: routing probabilities, work, delays, milestones, reviews."""
 
@@ -195,6 +239,7 @@ class PipelineConfig(_Model):
     complexity: tuple[ComplexityGroup, ...] = (ComplexityGroup(name="all", share=1.0),)
     reviews: ReviewRules = ReviewRules()
     queue: QueueConfig = QueueConfig()
+    disputes: Disputes = Disputes()
 
     @field_validator("complexity")
     @classmethod
@@ -250,8 +295,14 @@ class PoolConfig(_Model):
     locum_hours: tuple[LocumChange, ...] = ()
     cost_per_fte_year: float = Field(default=0.0, ge=0.0, le=10_000_000.0)
     locum_cost_per_hour: float = Field(default=0.0, ge=0.0, le=100_000.0)
+    #: Share of the laid-out hours that turn into pipeline work (calibrated: see
+    #: :mod:`forecasting.capacity.calibrate`); 1 takes the config's hours at face value.
+    productivity: float = Field(default=1.0, gt=0.0, le=5.0)
+    #: Hours a week taken by statutory work outside the pipeline (mediation and tribunals:
+    #: :func:`forecasting.capacity.disputes.with_dispute_workload` fills this in).
+    reserved_hours: tuple[LocumChange, ...] = ()
 
-    @field_validator("fte", "locum_hours")
+    @field_validator("fte", "locum_hours", "reserved_hours")
     @classmethod
     def _dates_ordered(cls, changes: tuple) -> tuple:
         days = [c.date for c in changes]

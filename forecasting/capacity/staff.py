@@ -5,7 +5,9 @@ staff actually in post differ from it on every sample path: people leave at rand
 vacancies are advertised and filled after a recruitment lag with some success rate (a failed
 round is re-advertised), new starters ramp up linearly, trainees qualify into new posts after
 their training, and locum / agency hours are added by date. The staffing process moves in weeks;
-capacity is then laid out by calendar day, lowered in school holidays for term-time contracts.
+capacity is then laid out by calendar day, lowered in school holidays for term-time contracts,
+scaled by the pool's ``productivity`` (the calibrated effective-capacity factor) and reduced by
+its ``reserved_hours`` (mediation and tribunal work outside the pipeline).
 
 A "server" is one FTE-equivalent at the pool's statutory hours per day; fractional FTE is carried
 by the speed: ``servers = ceil(hours / hours_per_fte_day)``, ``speed = hours / servers``.
@@ -210,6 +212,13 @@ def simulate_pool(
     locum = locum / 7.0
     effective = effective_w[:, day_week]
     hours = effective * pool.hours_per_fte_day() * availability[None, :] + locum[None, :]
+    # Both adjustments are skipped at their defaults so the hours stay bit-for-bit as before.
+    if pool.productivity != 1.0:
+        hours = hours * pool.productivity
+    if pool.reserved_hours:
+        reserved = step_calendar([(c.date, c.hours_per_week) for c in pool.reserved_hours],
+                                 start, n_days, before=0.0) / 7.0
+        hours = np.maximum(hours - reserved[None, :], 0.0)
     return PoolStaffing(
         in_post=in_post_w[:, day_week],
         effective=effective,

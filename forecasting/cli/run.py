@@ -51,8 +51,17 @@ def register(app: typer.Typer) -> None:
         for rec in result.summary.itertuples(index=False):
             table.add_row(*[f"{v:,.1f}" if isinstance(v, float) else str(v) for v in rec])
         console.print(table)
+        if result.calibration is not None:
+            cal = result.calibration
+            console.print(f"Calibration (CY {cal.year}, DfE SEN2): published {cal.published_pct:.1f}% "
+                          f"vs simulated {cal.simulated_pct:.1f}% of new plans within 20 weeks "
+                          f"(face value {cal.uncalibrated_pct:.1f}%); productivity factor "
+                          f"{cal.factor:.2f}: staff get {100 * cal.factor:.0f}% as much statutory "
+                          "work done per hour as the config assumes.", markup=False)
         if result.optimisation is not None:
             console.print(f"Optimiser: {result.optimisation.message}", markup=False)
+        if result.phased is not None:
+            console.print(f"Optimiser: {result.phased.message}", markup=False)
         for note in result.notes:
             console.print(f"Note: {note}", markup=False)
         console.print(f"Report: {result.out / 'report.html'}", markup=False)

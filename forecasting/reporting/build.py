@@ -126,7 +126,20 @@ def build_bundle(ctx: dict[str, Any], notes: list[str]) -> ReportBundle:
     bands.insert(1, "period", bands["ds"].map(financial_year))
     bands = bands.rename(columns={"ds": "week_ending"})
 
+    phased = ctx.get("phased")
     cand = opt.candidates.copy()
+    best_cost = opt.best_cost_gbp
+    if phased is not None and len(phased.candidates):
+        from forecasting.optimise import pareto_front
+
+        cand = pd.concat([cand, phased.candidates], ignore_index=True)
+        cand["evaluated"] = cand["evaluated"].astype(bool)
+        cand["pareto"] = False
+        cand.loc[cand["evaluated"], "pareto"] = pareto_front(cand.loc[cand["evaluated"]])
+        if phased.plan is not None:
+            best_cost = sum(phased.cost_by_year.values())
+    tried = cand.copy()
+    opt_message = opt.message + (f" {phased.message}" if phased is not None else "")
     sim = scenarios[scenarios.targets.search.scenario].capacity.simulation
     start_fy = financial_year(max(pd.Timestamp(scenarios.targets.search.start), pd.Timestamp(sim.start)))
     end_fy = financial_year(pd.Timestamp(sim.start) + pd.Timedelta(days=sim.horizon_days - 1))
@@ -160,6 +173,20 @@ def build_bundle(ctx: dict[str, Any], notes: list[str]) -> ReportBundle:
               bands, note="Week ending dates; period = the financial year of the week ending.",
               synthetic=synth),
     ]
+    if phased is not None:
+        tables.insert(tables.index(next(t for t in tables if t.name == "optimiser_candidates")) + 1,
+                      Table("optimiser_plan_by_fy", "Optimiser: phased plan by financial year "
+                            "(extra staff and extra cost per year)", phased.table(),
+                            note=phased.message, synthetic=synth))
+    cal = ctx.get("calibration")
+    if cal is not None:
+        trials = cal.trials.rename(columns={
+            "factor": "productivity factor", "simulated_pct": "simulated % within 20 weeks",
+            "published_pct": "published % within 20 weeks"})
+        trials.insert(0, "period_type", "calendar")
+        trials.insert(1, "period", str(cal.year))
+        tables.append(Table("calibration", "Calibration: simulated vs published % of new plans "
+                            "within 20 weeks (DfE SEN2)", trials, note=cal.describe()))
     if ctx.get("backtest") is not None:
         tables.insert(1, Table("backtest", "Forecast backtest (rolling origin, calendar years)",
                                ctx["backtest"], note="MASE: mean absolute error scaled by the "
@@ -192,9 +219,9 @@ def build_bundle(ctx: dict[str, Any], notes: list[str]) -> ReportBundle:
               caption="Staff cost (salary + on-costs, pay inflation by financial year) and average "
               "FTE in post.", synthetic=synth),
         Chart("tradeoff", "Optimiser: cost versus chance of meeting the targets",
-              charts.plot_tradeoff(opt.candidates, probability=max(g.probability for g in goals),
-                                   best_cost=opt.best_cost_gbp),
-              caption=opt.message, synthetic=synth),
+              charts.plot_tradeoff(tried, probability=max(g.probability for g in goals),
+                                   best_cost=best_cost),
+              caption=opt_message, synthetic=synth),
     ]
 
     headline = _headline(ctx, timely, backlog, cost, la_name)
@@ -210,7 +237,7 @@ def build_bundle(ctx: dict[str, Any], notes: list[str]) -> ReportBundle:
     return ReportBundle(
         title=f"{report.title}: {la_name}", run_id=ctx["run_id"], metadata=meta, headline=headline,
         tables=tables, charts=chart_list, sources=list(SOURCES), assumptions=assumptions,
-        notes=notes, optimiser_message=opt.message,
+        notes=notes, optimiser_message=opt_message,
     )
 
 
@@ -246,6 +273,15 @@ def _headline(ctx: dict[str, Any], timely: pd.DataFrame, backlog: pd.DataFrame,
     if len(tot) and cyears:
         out.append((f"Baseline staff cost, {cyears[0].split(' (')[0]} (mean)", _fmt_money(float(tot[cyears[0]].iloc[0]))))
     opt = ctx["optimisation"]
+    cal = ctx.get("calibration")
+    if cal is not None:
+        out.append((f"Calibration, CY {cal.year}: published vs simulated % within 20 weeks",
+                    f"{cal.published_pct:.1f}% vs {cal.simulated_pct:.1f}% "
+                    f"(productivity factor {cal.factor:.2f})"))
+    phased = ctx.get("phased")
+    if phased is not None and phased.plan is not None:
+        out.append(("Phased plan meeting the targets: extra cost over the years",
+                    _fmt_money(sum(phased.cost_by_year.values()))))
     if opt.best is not None:
         s = opt.best
         out.append(("Cheapest extra staffing meeting the targets",
@@ -276,6 +312,20 @@ def _assumptions(ctx: dict[str, Any]) -> list[str]:
         f"the p{scenarios.report.percentiles[0]:g}/p{scenarios.report.percentiles[1]:g}/"
         f"p{scenarios.report.percentiles[2]:g} figures.",
     ]
+    cal = ctx.get("calibration")
+    if cal is not None:
+        lines.append(cal.describe())
+    d = base.capacity.pipeline.disputes
+    if d.active:
+        lines.append(
+            "Mediation and tribunal: shares of refusals / new plans / review decisions going to "
+            f"mediation {d.mediation.refusals:g} / {d.mediation.plans:g} / {d.mediation.reviews:g} "
+            f"and to the SEND tribunal {d.tribunal.refusals:g} / {d.tribunal.plans:g} / "
+            f"{d.tribunal.reviews:g}; each mediation takes {d.mediation_hours.caseworker:g} "
+            f"caseworker and {d.mediation_hours.ep:g} EP hours, each appeal "
+            f"{d.tribunal_hours.caseworker:g} and {d.tribunal_hours.ep:g}, set aside from staff "
+            f"time (workload, not a delay on the 20 weeks); costs £{c.disputes.mediation_gbp:,.0f} "
+            f"per mediation and £{c.disputes.tribunal_gbp:,.0f} per appeal at base prices.")
     for g in scenarios.targets.goals:
         lines.append(f"Target '{g.name}': {g.describe()}.")
     s = scenarios.targets.search

@@ -232,7 +232,9 @@ def cost_by_fy(weekly: pd.DataFrame, costs: Mapping[str, CostsConfig]) -> pd.Dat
         parts.append(cost_by_financial_year(frame, costs[str(scenario)], by=["scenario", "sample_id"]))
     per_path = pd.concat(parts, ignore_index=True)
     lines = {"ep_cost_gbp": "EP", "caseworker_cost_gbp": "caseworker",
-             "locum_cost_gbp": "locum EP", "total_cost_gbp": "total"}
+             "locum_cost_gbp": "locum EP", "dispute_cost_gbp": "mediation and tribunal",
+             "total_cost_gbp": "total"}
+    lines = {k: v for k, v in lines.items() if k in per_path.columns}
     mean = per_path.groupby(["scenario", "period"], sort=False)[list(lines)].mean().reset_index()
     long = mean.melt(id_vars=["scenario", "period"], var_name="metric", value_name="value")
     long["line"] = long["metric"].map(lines)
