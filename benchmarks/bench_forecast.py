@@ -38,7 +38,8 @@ from forecasting.backtest import evaluate, leaderboard  # noqa: E402
 from forecasting.data import load_panel  # noqa: E402
 from forecasting.forecast import cross_validation, la_history  # noqa: E402
 from forecasting.models import BASELINES  # noqa: E402
-from forecasting.models.ensemble import DEFAULT_CANDIDATES, backtest_auto  # noqa: E402
+from forecasting.models.ensemble import backtest_auto, default_candidates  # noqa: E402
+from forecasting.models.leading import add_drivers  # noqa: E402
 
 MEASURES = {"requests": "requests_received", "new_plans": "new_plans", "stock": "stock_plans"}
 ORIGINS = [2019, 2020, 2021, 2022, 2023]
@@ -51,11 +52,15 @@ TOP_K = 3
 
 def run_measure(panel: pd.DataFrame, short: str, n_jobs: int, extra: tuple[str, ...]) -> None:
     measure = MEASURES[short]
-    hist = la_history(panel, measure)
-    cand = tuple(DEFAULT_CANDIDATES)
+    # The frame carries the measure's leading drivers (requests for new plans, last year's
+    # flows for the stock), each on the row of the release that published it.
+    hist = add_drivers(la_history(panel, measure), panel, measure)
+    cand = default_candidates(hist)
     t0 = time.perf_counter()
     early = list(range(ORIGINS[0] - N_WINDOWS, ORIGINS[0]))
-    cv = cross_validation(hist, h=H, cutoffs=early + ORIGINS, models=cand, level=LEVELS,
+    # Every simple baseline is scored too (the yardstick), whether auto may pick it or not.
+    scored_models = tuple(dict.fromkeys((*cand, *BASELINES)))
+    cv = cross_validation(hist, h=H, cutoffs=early + ORIGINS, models=scored_models, level=LEVELS,
                           n_jobs=n_jobs)
     seconds = dict(cv.attrs["seconds"])
     cpu = dict(cv.attrs["cpu_seconds"])

@@ -48,6 +48,8 @@ _REGISTRY: dict[str, Callable[..., Forecaster]] = {
     "prophet": _lazy("prophet_model", "ProphetModel"),
     "global": _lazy("global_model", "GlobalGrowth"),
     "global_last": _lazy("global_model", "GlobalGrowth", smooth=0.0, alpha=10.0),
+    "conversion": _lazy("leading", "Conversion"),
+    "stockflow": _lazy("stocklead", "LeadStockFlow"),
     "auto": _lazy("ensemble", "AutoEnsemble"),
 }
 
@@ -65,7 +67,7 @@ def get_model(name: str, **params: Any) -> Forecaster:
     >>> get_model("lstm")
     Traceback (most recent call last):
     ...
-    forecasting.errors.EhcpError: field 'model': unknown model 'lstm'. Fix: use one of naive, drift, damped_drift, log_drift, log_drift3, ets, arima, theta, prophet, global, global_last, auto.
+    forecasting.errors.EhcpError: field 'model': unknown model 'lstm'. Fix: use one of naive, drift, damped_drift, log_drift, log_drift3, ets, arima, theta, prophet, global, global_last, conversion, stockflow, auto.
     """
     try:
         make = _REGISTRY[name]

@@ -33,19 +33,52 @@ import pandas as pd
 from forecasting.backtest import evaluate, leaderboard
 from forecasting.models.base import Forecaster, future_ds
 
-__all__ = ["DEFAULT_CANDIDATES", "PRIOR", "AutoEnsemble", "apply_calibration",
-           "backtest_auto", "backtest_cutoffs", "calibrate", "choose_weights", "combine", "select"]
+__all__ = ["DEFAULT_CANDIDATES", "NEW_PLAN_CANDIDATES", "PRIOR", "STOCK_CANDIDATES", "AutoEnsemble",
+           "apply_calibration", "backtest_auto", "backtest_cutoffs", "calibrate",
+           "choose_weights", "combine", "default_candidates", "select"]
 
 #: Cheap enough to refit at every backtest window for every LA. (Theta was a candidate; it
 #: cost more than the rest together and was never among the best on the SEN2 measures.)
 DEFAULT_CANDIDATES = ("naive", "drift", "damped_drift", "log_drift", "log_drift3", "global",
                       "global_last")
 
+#: New plans, when the frame carries the requests that lead them (column ``requests``): the
+#: requests-led conversion model and the models that did best on new plans without it.
+NEW_PLAN_CANDIDATES = ("conversion", "damped_drift", "global", "global_last")
+
+#: The January stock, when the frame carries the previous calendar year's flows (columns
+#: ``new_plans_prev``, ``requests_prev``): the stock-flow identity, the national-trend models
+#: and the best simple baseline on the stock. Local drifts in levels are left out: a stock
+#: grows in proportion to itself, and they never made the top three after 2020.
+STOCK_CANDIDATES = ("stockflow", "global", "global_last", "log_drift3")
+
 #: Used when the history is too short for an informative backtest window: the models that
 #: borrow strength from the national trend, equally weighted.
 PRIOR = ("global", "global_last")
 
 _MIN_RESIDUALS = 20
+
+
+def default_candidates(df: pd.DataFrame) -> tuple[str, ...]:
+    """The candidate set for a frame, chosen by the exogenous driver columns it carries.
+
+    The columns come from :func:`forecasting.models.leading.add_drivers`: the stock's frame
+    carries last year's flows, the new plans' frame the same year's requests; any other frame
+    (requests, a monthly series) gets :data:`DEFAULT_CANDIDATES`.
+
+    Examples
+    --------
+    >>> default_candidates(pd.DataFrame(columns=["unique_id", "ds", "y", "requests"]))[0]
+    'conversion'
+    >>> default_candidates(pd.DataFrame(columns=["unique_id", "ds", "y"])) == DEFAULT_CANDIDATES
+    True
+    """
+    cols = set(df.columns)
+    if {"new_plans_prev", "requests_prev"} <= cols:
+        return STOCK_CANDIDATES
+    if "requests" in cols:
+        return NEW_PLAN_CANDIDATES
+    return DEFAULT_CANDIDATES
 
 
 def backtest_cutoffs(history: pd.DataFrame, origin: Any, n_windows: int,
@@ -218,8 +251,9 @@ class AutoEnsemble(Forecaster):
 
     Parameters
     ----------
-    candidates : sequence of str
-        Registry names of the models to choose from.
+    candidates : sequence of str or None
+        Registry names of the models to choose from; None picks them by the frame's driver
+        columns (:func:`default_candidates`).
     top_k : int
         How many of the best candidates to combine.
     n_windows : int
@@ -244,10 +278,10 @@ class AutoEnsemble(Forecaster):
     min_length = 1
     fallback = None
 
-    def __init__(self, *, candidates: Sequence[str] = DEFAULT_CANDIDATES, top_k: int = 3,
+    def __init__(self, *, candidates: Sequence[str] | None = None, top_k: int = 3,
                  n_windows: int = 3, horizon: int = 3, min_obs: int = 5,
                  prior: Sequence[str] = PRIOR) -> None:
-        self.candidates = tuple(candidates)
+        self.candidates = tuple(candidates) if candidates is not None else None
         self.top_k = top_k
         self.n_windows = n_windows
         self.horizon = horizon
@@ -258,12 +292,14 @@ class AutoEnsemble(Forecaster):
         from forecasting.forecast import cross_validation, fit_with_fallback
 
         origin = df["ds"].max()
+        cands = self.candidates if self.candidates is not None else default_candidates(df)
+        self.candidates_ = cands
         _, window = backtest_cutoffs(df, origin, self.n_windows, self.min_obs)
         self.calibration_ = pd.DataFrame(columns=["n"])
         if window:
-            cv = cross_validation(df, h=self.horizon, cutoffs=window, models=self.candidates)
+            cv = cross_validation(df, h=self.horizon, cutoffs=window, models=cands)
             self.weights_, self.calibration_ = select(
-                cv, df, origin, self.candidates, top_k=self.top_k, n_windows=self.n_windows,
+                cv, df, origin, cands, top_k=self.top_k, n_windows=self.n_windows,
                 min_obs=self.min_obs, prior=self.prior)
         else:
             self.weights_ = {"naive": 1.0}

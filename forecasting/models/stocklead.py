@@ -1,0 +1,199 @@
+"""Stock-flow forecast of the January stock of plans, fed by requests-led new plans.
+
+``stock[Jan t+1] = stock[Jan t] * (1 - cease) + new_plans[calendar t]``
+
+The January ``T`` stock is published with calendar ``T - 1`` flows, so at a forecast origin
+the model knows new plans and requests up to ``T - 1`` (exogenous columns ``new_plans_prev``
+and ``requests_prev``, see :func:`forecasting.models.leading.add_drivers`). It forecasts new
+plans for calendar ``T, T + 1, ...`` with :class:`~forecasting.models.leading.Conversion`
+(the requests already made in ``T - 1`` lead the plans of ``T``) and rolls the identity
+forward with each LA's ceasing rate: the implied outflow ``(stock[t] + new[t] - stock[t+1]) /
+stock[t]`` (it absorbs transfers and revisions, and SEN2 has no ceased plans before 2022),
+averaged over the last ``n_cease`` years and shrunk towards the national rate by
+``n / (n + shrink)``; never below zero. LAs without the flows are forecast by
+``fallback_model``.
+
+Intervals: Gaussian on the log scale, from the new-plan forecast's spread (weighted by the new
+plans' share of the stock) and the spread of the LA's ceasing rate, accumulating over the years.
+
+Unlike :class:`forecasting.models.stockflow.StockFlow` (the flows of calendar ``t`` on the row
+of January ``t``, which a backtest cut at January ``t`` would already see), every column here
+is known at its row's date, so the model is a fair candidate for ``model="auto"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.models.base import Forecaster, future_ds, normal_intervals
+from forecasting.models.leading import Conversion, require_columns
+
+__all__ = ["LeadStockFlow"]
+
+
+class LeadStockFlow(Forecaster):
+    """January stock = last stock x (1 - ceasing rate) + requests-led new plans.
+
+    Parameters
+    ----------
+    n_cease : int
+        Recent years behind each LA's ceasing rate.
+    shrink : float
+        Pseudo-years of the national ceasing rate mixed into each LA's.
+    fallback_model : str
+        Model for LAs without new plans or requests in their latest year.
+    conversion : dict or None
+        Parameters of the :class:`~forecasting.models.leading.Conversion` new-plan model.
+
+    Examples
+    --------
+    >>> rows = []
+    >>> for i in range(4):
+    ...     s = 1000.0 * (1 + i)
+    ...     for t in range(2016, 2024):
+    ...         rows.append((f"la{i}", t, s, 0.12 * s, 0.2 * s))
+    ...         s = s * 0.96 + 0.12 * s
+    >>> df = pd.DataFrame(rows, columns=["unique_id", "ds", "y", "new_plans", "requests"])
+    >>> df["new_plans_prev"] = df.groupby("unique_id")["new_plans"].shift()
+    >>> df["requests_prev"] = df.groupby("unique_id")["requests"].shift()
+    >>> model = LeadStockFlow(conversion={"driver_model": "log_drift"})
+    >>> fc = model.fit(df.drop(columns=["new_plans", "requests"])).predict(1, level=(80,))
+    >>> round(float(fc["yhat"].iloc[0]) / float(df["y"].iloc[7]), 3)
+    1.08
+    """
+
+    name = "stockflow"
+    min_length = 3
+    fallback = "log_drift"
+    requires: tuple[str, ...] = ("new_plans_prev", "requests_prev")
+
+    def __init__(self, *, n_cease: int = 3, shrink: float = 5.0,
+                 fallback_model: str = "global_last",
+                 conversion: dict[str, Any] | None = None) -> None:
+        self.n_cease = n_cease
+        self.shrink = shrink
+        self.fallback_model = fallback_model
+        self.conversion = conversion
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        from forecasting.forecast import fit_with_fallback
+
+        df = require_columns(df, self.requires, self.name, self.fallback_model)
+        stock = df.pivot(index="unique_id", columns="ds", values="y").sort_index(axis=1)
+        # Flows of calendar t sit on the row of January t + 1.
+        flows = df[["unique_id", "ds", "new_plans_prev", "requests_prev"]].assign(
+            ds=df["ds"] - 1).rename(columns={"new_plans_prev": "y", "requests_prev": "requests"})
+        new = flows.pivot(index="unique_id", columns="ds", values="y").reindex(
+            index=stock.index, columns=stock.columns)
+        last = {str(u): int(t) for u, t in df.groupby("unique_id", sort=False)["ds"].max().items()}
+        # Implied ceasing rate of flow year t needs stock t, new t and stock t + 1.
+        cease = (stock + new - stock.shift(-1, axis=1)) / stock.where(stock > 0)
+        recent = pd.DataFrame(np.nan, index=cease.index, columns=cease.columns)
+        for uid, t in last.items():
+            cols = [c for c in cease.columns if t - 1 - self.n_cease < int(c) <= t - 1]
+            recent.loc[uid, cols] = cease.loc[uid, cols]
+        yearly = []
+        for c in recent.columns:
+            ok = recent[c].notna()
+            if ok.any():
+                yearly.append(float((stock[c] + new[c] - stock.shift(-1, axis=1)[c])[ok].sum()
+                                    / stock[c][ok].sum()))
+        national = float(np.median(yearly)) if yearly else 0.0
+        n = recent.notna().sum(axis=1)
+        w = n / (n + self.shrink)
+        own = recent.mean(axis=1).fillna(national)
+        self.cease_ = (w * own + (1.0 - w) * national).clip(lower=0.0).astype(float)
+        dev = recent.sub(recent.mean(axis=1), axis=0).to_numpy()
+        dev = dev[np.isfinite(dev)]
+        self.cease_sd_ = float(np.sqrt(np.sum(dev**2) / max(len(dev) - len(recent), 1))) \
+            if len(dev) else 0.02
+        # New plans: the conversion model on calendar years up to T - 1 (each LA's flows must
+        # reach the year before its last stock, or the roll-forward would skip a year).
+        flow_hist = flows.dropna(subset=["y"])
+        flow_last = flow_hist.groupby("unique_id")["ds"].max()
+        ready = [u for u, t in last.items() if flow_last.get(u, -1) == t - 1
+                 and np.isfinite(float(stock.loc[u, t]))]  # type: ignore[arg-type]
+        self.stock_last_: dict[str, float] = {
+            u: float(stock.loc[u, last[u]]) for u in ready}  # type: ignore[arg-type]
+        self.conv_: Conversion | None = None
+        if ready:
+            runs = flow_hist[flow_hist["unique_id"].isin(ready)]
+            self.conv_ = Conversion(**(self.conversion or {})).fit(
+                _consecutive(runs)[["unique_id", "ds", "y", "requests"]])
+            self.ready_: list[str] = [u for u in ready if u not in set(self.conv_.fallback_ids_)]
+        else:
+            self.ready_ = []
+        rest = df[~df["unique_id"].isin(self.ready_)][["unique_id", "ds", "y"]]
+        self.fallback_fitted_ = [est for _, est in fit_with_fallback(rest, self.fallback_model)] \
+            if len(rest) else []
+
+    def _center(self, h: int) -> pd.DataFrame:
+        if not self.ready_ or self.conv_ is None:
+            return pd.DataFrame(columns=["unique_id", "ds", "mean", "sd"])
+        new = self.conv_._center(h)
+        frames = []
+        for uid in self.ready_:
+            grp = new[new["unique_id"] == uid]
+            n_hat = np.exp(grp["mean"].to_numpy(dtype=float))
+            n_sd = grp["sd"].to_numpy(dtype=float)
+            c = float(self.cease_.loc[uid])
+            s = self.stock_last_[uid]
+            mean, var_new = np.empty(h), 0.0
+            sd = np.empty(h)
+            for k in range(h):
+                s = s * (1.0 - c) + n_hat[k]
+                mean[k] = s
+                var_new = var_new * (1.0 - c) ** 2 + (n_hat[k] * n_sd[k]) ** 2
+                # Relative spread: each year's new plans (their spread already grows with
+                # the horizon), carried forward through ceasing, and one ceasing-rate error
+                # a year.
+                sd[k] = np.sqrt(var_new / s**2 + (k + 1) * self.cease_sd_**2)
+            frames.append(pd.DataFrame({"unique_id": uid,
+                                        "ds": future_ds(self.last_ds_.loc[uid], h, self.annual_),
+                                        "mean": np.log(np.maximum(mean, 1e-9)),
+                                        "sd": np.maximum.accumulate(sd)}))
+        return pd.concat(frames, ignore_index=True)
+
+    def _predict(self, h: int, level: tuple[int, ...]) -> pd.DataFrame:
+        c = self._center(h)
+        mean, sd = c["mean"].to_numpy(dtype=float), c["sd"].to_numpy(dtype=float)
+        out = pd.DataFrame({"unique_id": c["unique_id"], "ds": c["ds"], "yhat": np.exp(mean)})
+        for col, vals in normal_intervals(mean, sd, level, np.exp).items():
+            out[col] = vals
+        if self.fallback_fitted_:
+            out = pd.concat([out, *[m.predict(h, level) for m in self.fallback_fitted_]],
+                            ignore_index=True)
+        return out
+
+    def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
+        c = self._center(h)
+        frames = []
+        steps = np.sqrt(np.arange(1, h + 1))
+        for uid, grp in c.groupby("unique_id", sort=False):
+            walk = np.cumsum(rng.standard_normal((n_paths, h)), axis=1) / steps
+            paths = np.exp(grp["mean"].to_numpy(dtype=float) + walk * grp["sd"].to_numpy(dtype=float))
+            frames.append(pd.DataFrame({
+                "unique_id": uid, "ds": future_ds(self.last_ds_[uid], h, self.annual_) * n_paths,
+                "sample_id": np.repeat(np.arange(n_paths), h), "y": paths.ravel()}))
+        for m in self.fallback_fitted_:
+            frames.append(m.simulate(h, n_paths, seed=int(rng.integers(2**32))))
+        return pd.concat(frames, ignore_index=True)
+
+    def describe(self) -> dict[str, Any]:
+        """Each LA's ceasing rate, the LAs on the fallback model and the new-plan ratios."""
+        self._check_fitted()
+        return {"cease": self.cease_.copy(), "cease_sd": self.cease_sd_,
+                "fallback": sorted(set(self.last_ds_.index) - set(self.ready_)),
+                "conversion": self.conv_.describe() if self.conv_ is not None else None}
+
+
+def _consecutive(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each series' latest run of consecutive years (the models need no gaps)."""
+    frame = frame.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    by = frame.groupby("unique_id", sort=False)
+    gap = by["ds"].diff().ne(1) & by.cumcount().gt(0)
+    run = gap.astype(int).groupby(frame["unique_id"], sort=False).cumsum()
+    return frame[run == run.groupby(frame["unique_id"], sort=False).transform("max")]
