@@ -7,7 +7,7 @@ numeric arrays go to a ``.npz`` beside it, read with ``allow_pickle=False``.
 A model can define ``get_state() -> dict`` and ``set_state(dict)``; otherwise its attributes
 (scikit-learn style: parameters, and fitted state ending in ``_``) are stored when they are
 plain values: numbers, strings, None, lists, tuples, dicts, NumPy arrays, pandas Series /
-DataFrames / Timestamps, and objects of this package or of scikit-learn made of such values
+DataFrames / Timestamps / Timedeltas, and objects of this package or of scikit-learn made of such values
 (a fitted ``Pipeline(StandardScaler, Ridge)``, a dataclass of fitted rates, statsmodels' Theta
 results), rebuilt by class name without calling any code of theirs. Fitted statsmodels ARIMA
 and ETS results are stored as their data, settings and fitted parameters and rebuilt by
@@ -88,6 +88,10 @@ class _Encoder:
             return value
         if isinstance(value, np.bool_):
             return bool(value)
+        if isinstance(value, pd.Timedelta | dt.timedelta | np.timedelta64):
+            # Checked before integers: NumPy's timedelta64 is one. Whole nanoseconds are exact
+            # (a float of days is not); Prophet's fitted t_scale is such a span.
+            return {"__timedelta__": int(pd.Timedelta(value).value)}
         if isinstance(value, int | np.integer):
             return int(value)
         if isinstance(value, float | np.floating):
@@ -183,6 +187,8 @@ def _decode(value: Any, arrays: Any) -> Any:
         return float(body)
     if tag == "__timestamp__":
         return pd.Timestamp(body)
+    if tag == "__timedelta__":
+        return pd.Timedelta(int(body), unit="ns")
     if tag == "__ndarray__":
         return np.asarray(arrays[body])
     if tag == "__objarray__":

@@ -52,6 +52,20 @@ def test_monthly_and_array_state_round_trip(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(again.predict(2), model.predict(2))
 
 
+def test_time_spans_round_trip_exactly(tmp_path: Path) -> None:
+    # Prophet-style fitted scales are pandas Timedeltas; datetime and NumPy spans come back
+    # as the same span (a pandas Timedelta), to the nanosecond.
+    import datetime as dt
+
+    model = get_model("naive").fit(HISTORY)
+    model.spans_ = {"t_scale": pd.Timedelta(days=3287, nanoseconds=7),
+                    "py": dt.timedelta(hours=36), "np": np.timedelta64(90, "m")}
+    again = load_model(save_model(model, tmp_path / "t.json"))
+    assert again.spans_ == model.spans_
+    assert again.spans_["t_scale"].value == model.spans_["t_scale"].value
+    pd.testing.assert_frame_equal(again.predict(2), model.predict(2))
+
+
 def test_unstorable_attribute_is_named() -> None:
     model = get_model("naive").fit(HISTORY)
     model.results_ = object()
