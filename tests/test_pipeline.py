@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from openpyxl import load_workbook
 
 from forecasting.errors import EhcpError
@@ -25,8 +26,20 @@ pytestmark = pytest.mark.xdist_group("pipeline_small_run")
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory):
+    # small.yaml with the issue-5 levers on: mediation and tribunal workload and costs,
+    # calibration to SEN2's published timeliness, and phasing the plan by financial year.
+    data = yaml.safe_load(SMALL.read_text())
+    data["pipeline"] = {"disputes": {
+        "mediation": {"refusals": 0.1}, "tribunal": {"refusals": 0.02, "plans": 0.02},
+        "mediation_hours": {"caseworker": 6}, "tribunal_hours": {"caseworker": 30, "ep": 7}}}
+    data["costs"]["disputes"] = {"mediation_gbp": 600, "tribunal_gbp": 5000}
+    data["calibration"] = {"n_paths": 2, "max_evaluations": 5, "tolerance_pct_points": 2}
+    data["targets"]["search"].update(ep_fte=[0, 12], caseworker_fte=[0, 12], max_evaluations=6,
+                                     n_paths=3, phase_evaluations=3)
+    config = tmp_path_factory.mktemp("config") / "levers.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
     out = tmp_path_factory.mktemp("reports") / "small-run"
-    return run_pipeline(SMALL, out=out, paths=3, progress=False)
+    return run_pipeline(config, out=out, paths=3, progress=False)
 
 
 @pytest.mark.slow
@@ -78,6 +91,40 @@ def test_workbook_matches_the_csv_outputs(run) -> None:
     cost = pd.read_csv(run.out / "tables" / "cost_by_fy.csv")
     fy = [c for c in cost.columns if c.startswith("FY ")]
     assert fy and all(c.endswith(")") and "£" in c for c in fy)
+
+
+@pytest.mark.slow
+def test_calibration_is_reported(run) -> None:
+    cal = run.calibration
+    assert cal is not None and cal.year == 2024
+    assert round(cal.published_pct, 1) == 9.3  # DfE SEN2: Leeds, 67 of 717 in 2024
+    table = pd.read_csv(run.out / "tables" / "calibration.csv")
+    assert set(table["period_type"]) == {"calendar"} and len(table) == len(cal.trials)
+    html = (run.out / "report.html").read_text()
+    assert "productivity factor" in html and "Calibrated to CY 2024" in html
+
+
+@pytest.mark.slow
+def test_dispute_costs_are_a_cost_line(run) -> None:
+    cost = pd.read_csv(run.out / "tables" / "cost_by_fy.csv")
+    lines = cost.loc[cost["scenario"] == "baseline"].set_index("line")
+    years = [c for c in cost.columns if c.startswith("FY ")]
+    assert "mediation and tribunal" in lines.index
+    assert (lines.loc["mediation and tribunal", years].astype(float) > 0).all()
+    parts = lines.drop(index="total")[years].astype(float).sum()
+    assert (parts - lines.loc["total", years].astype(float)).abs().max() < 1.0
+
+
+@pytest.mark.slow
+def test_phased_plan_table_or_a_plain_no(run) -> None:
+    phased = run.phased
+    table = pd.read_csv(run.out / "tables" / "optimiser_plan_by_fy.csv")
+    if phased.plan is None:
+        assert table.empty and phased.message.startswith("No phased plan")
+    else:
+        assert table["period"].tolist()[:-1] == list(phased.plan.years)
+        assert table["extra cost (£)"].iloc[-1] == pytest.approx(sum(phased.cost_by_year.values()))
+    assert phased.message in (run.out / "report.html").read_text()
 
 
 def test_existing_out_is_refused_before_any_work(tmp_path: Path) -> None:

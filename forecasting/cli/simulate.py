@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from forecasting.capacity.config import load_capacity_config
+        from forecasting.capacity.disputes import add_dispute_columns, with_dispute_workload
         from forecasting.capacity.ehcp_summary import write_simulation, yearly_summary
         from forecasting.capacity.simulate import demand_from_sen2, simulate_capacity
         from forecasting.errors import EhcpWarning
@@ -41,8 +43,11 @@ def register(app: typer.Typer) -> None:
         console.width = max(console.width, 110)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", EhcpWarning)
-            result = simulate_capacity(cfg, demand, n_paths=n_paths, seed=seed_,
-                                       scenario=scenario, record_path=record_path)
+            # Mediation and tribunal hours (pipeline.disputes) are set aside from staff time.
+            result = simulate_capacity(with_dispute_workload(cfg, demand), demand,
+                                       n_paths=n_paths, seed=seed_, scenario=scenario,
+                                       record_path=record_path)
+        result = replace(result, weekly=add_dispute_columns(result.weekly, cfg.pipeline))
         summary = yearly_summary(result.weekly)
         table = Table(title=f"{scenario}: {n_paths} paths, seed {seed_} (medians across paths)")
         headers = {"last": "year to", "not_yet_due": "not due", "late_0_4": "0-4",
