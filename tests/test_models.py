@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting.errors import EhcpError
 from forecasting.models import MODEL_NAMES, get_model
-from forecasting.models.base import Forecaster
+from forecasting.models.base import MAX_LOG_SD, Z_MAX, Forecaster
 
 FAST_AUTO = {"candidates": ("naive", "drift", "log_drift", "global"), "top_k": 2}
 
@@ -169,3 +171,88 @@ def test_global_model_uses_a_region_column_when_given() -> None:
     grouped = get_model("global", alpha=1.0).fit(panel.assign(group=region)).predict(1)
     assert len(grouped) == len(plain) == 30
     assert not np.allclose(grouped["yhat"], plain["yhat"])
+
+
+# --- Honest sample paths: consistent with predict's bands, bounded on the log scale ---------
+
+LOCAL_MODELS = ("naive", "drift", "damped_drift", "log_drift", "log_drift3", "ets", "arima",
+                "theta", "prophet")
+
+# West Berkshire's requests (SEN2, E06000037): 2022 was published as 0 among ~200-475 a year.
+WEST_BERKSHIRE = [218.0, 175, 231, 202, 213, 270, 0, 407, 475]
+
+
+@pytest.mark.parametrize("name", LOCAL_MODELS)
+def test_path_quantiles_match_the_predicted_bands(fitted: dict[str, Forecaster],
+                                                  name: str) -> None:
+    model = fitted[name]
+    n = 4000
+    paths = model.simulate(3, n_paths=n, seed=11)
+    fc = model.predict(3, level=(80, 95))
+    both = paths.merge(fc, on=["unique_id", "ds"])
+    for lv in (80, 95):
+        inside = (both["y"] >= both[f"lo_{lv}"] - 1e-9) & (both["y"] <= both[f"hi_{lv}"] + 1e-9)
+        share = inside.groupby([both["unique_id"], both["ds"]]).mean()
+        # Binomial Monte Carlo error of a share from 4000 paths is under 0.007 (at 80%).
+        tol = 4 * np.sqrt(lv / 100 * (1 - lv / 100) / n)
+        assert share.between(lv / 100 - tol, lv / 100 + tol).all(), (name, lv, share.describe())
+
+
+def test_log_drift_paths_do_not_explode_on_one_bad_year() -> None:
+    df = pd.DataFrame({"unique_id": "E06000037", "ds": range(2016, 2025), "y": WEST_BERKSHIRE})
+    model = get_model("log_drift").fit(df)
+    fc = model.predict(5, level=(95,))
+    # The point forecast is the reference the targets are measured against: unchanged.
+    y = np.log1p(np.array(WEST_BERKSHIRE))
+    d = np.diff(y)
+    d[[3, 4]] = (y[5] - y[3]) / 2  # the 2020 value smoothed (forecasting.models.adjust)
+    expect = np.expm1(y[-1] + d.mean() * np.arange(1, 6))
+    np.testing.assert_allclose(fc["yhat"], expect, rtol=1e-9)
+    paths = model.simulate(5, n_paths=2000, seed=3)
+    # Before the spread was winsorised and capped: hi_95 at h=1 was 221,404 and the largest
+    # path 3e12 times the last figure. Now the band is that of a noisy but ordinary series.
+    assert fc["hi_95"].iloc[0] < 3 * WEST_BERKSHIRE[-1]
+    assert fc["hi_95"].iloc[-1] < 20 * WEST_BERKSHIRE[-1]
+    assert paths["y"].max() < 100 * WEST_BERKSHIRE[-1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.floats(0, 5000), min_size=2, max_size=6),
+       name=st.sampled_from(["log_drift", "log_drift3"]))
+def test_log_scale_paths_stay_within_the_bounded_spread(values: list[float], name: str) -> None:
+    df = pd.DataFrame({"unique_id": "a", "ds": range(2024 - len(values) + 1, 2025), "y": values})
+    model = get_model(name).fit(df)
+    h = 4
+    fc = model.predict(h, level=(80,))
+    paths = model.simulate(h, n_paths=300, seed=0)
+    assert np.isfinite(paths["y"]).all() and (paths["y"] >= 0).all()
+    both = paths.merge(fc, on=["unique_id", "ds"])
+    k = both["ds"] - 2024
+    excess = np.log1p(both["y"]) - np.log1p(both["yhat"])
+    assert (excess.abs() <= Z_MAX * MAX_LOG_SD * np.sqrt(k) + 1e-9).all()
+
+
+def test_log_scale_spread_is_capped_but_a_steady_series_keeps_its_own() -> None:
+    noisy = pd.DataFrame({"unique_id": "a", "ds": [2022, 2023, 2024], "y": [10.0, 900, 15]})
+    fc = get_model("log_drift").fit(noisy).predict(2, level=(80,))
+    sd = (np.log1p(fc["hi_80"]) - np.log1p(fc["lo_80"])) / (2 * 1.2816)
+    np.testing.assert_allclose(sd, MAX_LOG_SD * np.sqrt([1, 2]), rtol=1e-3)
+    steady = pd.DataFrame({"unique_id": "a", "ds": range(2016, 2025),
+                           "y": 100 * 1.1 ** np.arange(9) * np.exp([0, .02, -.02] * 3)})
+    fc = get_model("log_drift").fit(steady).predict(1, level=(80,))
+    width = float((np.log1p(fc["hi_80"]) - np.log1p(fc["lo_80"])).iloc[0])
+    assert 0 < width < 2 * 1.2816 * 0.1  # its own spread (~0.03), far under the cap
+
+
+def test_fast_arima_fit_matches_the_default_statsmodels_fit() -> None:
+    # The reference: statsmodels' ARIMA with default fit options (full scale parameter,
+    # parameter covariance, default tolerances), as ARIMA used before it was made cheaper.
+    from statsmodels.tsa.arima.model import ARIMA as SMArima
+
+    y = [636.0, 830, 1179, 953, 786, 803, 1284, 1497, 2313]  # Leeds requests, SEN2
+    df = pd.DataFrame({"unique_id": "Leeds", "ds": range(2016, 2025), "y": y})
+    ours = get_model("arima", covid=False).fit(df).predict(3, level=(80,))
+    ref = SMArima(np.log1p(y), order=(0, 1, 1), trend="t").fit().get_forecast(3)
+    np.testing.assert_allclose(np.log1p(ours["yhat"]), ref.predicted_mean, atol=0.01)
+    sd = (np.log1p(ours["hi_80"]) - np.log1p(ours["lo_80"])) / (2 * 1.2816)
+    np.testing.assert_allclose(sd, ref.se_mean, rtol=0.05)

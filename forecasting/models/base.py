@@ -14,6 +14,19 @@ Subclass :class:`Forecaster` for a model that sees all series at once (a global 
 model), or :class:`LocalForecaster` for one fitted per series: it only needs ``_fit_one`` (state
 from one history) and ``_forecast_one`` (mean and standard deviation by horizon, on the raw or
 ``log1p`` scale); intervals and joint sample paths then come for free.
+
+Bounds on a local model's spread (why: a log-scale spread estimated from a few noisy
+one-period changes, or inflated by one bad value such as a year recorded as 0, made sample
+paths reach 1e11 times the last figure):
+
+- on the ``log1p`` scale the standard deviation at horizon ``h`` is at most
+  :data:`MAX_LOG_SD` times ``sqrt(max(h / periods_per_year, 1))``: a random walk whose yearly
+  step has a standard deviation of 0.5 (about a 65% change in a year at one sd; above the 95th
+  percentile of LA year-on-year spreads in SEN2 requests (0.33), new plans (0.46) and stock
+  (0.10)), and within the first year a monthly model's noise of at most 0.5;
+- sample paths are the model's own Gaussian on its scale (so their quantiles reproduce
+  ``predict``'s bands), with the standardised walk held within :data:`Z_MAX` standard
+  deviations, a bounded draw that only touches one path in about 16,000.
 """
 
 from __future__ import annotations
@@ -29,6 +42,8 @@ from scipy import stats
 from forecasting.errors import EhcpError
 
 __all__ = [
+    "MAX_LOG_SD",
+    "Z_MAX",
     "Forecaster",
     "LocalForecaster",
     "future_ds",
@@ -40,6 +55,12 @@ __all__ = [
 ]
 
 KEYS = ["unique_id", "ds"]
+
+#: Ceiling on a log-scale local model's standard deviation per year (see the module notes).
+MAX_LOG_SD = 0.5
+
+#: Sample paths' standardised deviations from the forecast are held within this many sds.
+Z_MAX = 4.0
 
 
 def interval_columns(level: Sequence[int]) -> list[str]:
@@ -297,11 +318,25 @@ class LocalForecaster(Forecaster):
     def _back(self, x: np.ndarray) -> np.ndarray:
         return np.expm1(x) if self.log_scale else x
 
+    def _spread(self, sd: Any, h: int) -> np.ndarray:
+        """The standard deviations by horizon: non-negative, non-decreasing and bounded.
+
+        On the log scale they are capped at ``MAX_LOG_SD * sqrt(max(h / periods_per_year, 1))``
+        (see the module notes); a cap that grows with ``h`` keeps them non-decreasing.
+        """
+        sd = np.asarray(sd, dtype=float)
+        sd = np.maximum.accumulate(np.maximum(sd, 0.0))
+        if self.log_scale:
+            per_year = 1.0 if self.annual_ else 12.0
+            years = np.arange(1, h + 1) / per_year
+            sd = np.minimum(sd, MAX_LOG_SD * np.sqrt(np.maximum(years, 1.0)))
+        return sd
+
     def _predict(self, h: int, level: tuple[int, ...]) -> pd.DataFrame:
         frames = []
         for uid, state in self.states_.items():
             mean, sd = self._forecast_one(state, h)
-            sd = np.maximum.accumulate(np.maximum(np.asarray(sd, dtype=float), 0.0))
+            sd = self._spread(sd, h)
             cols: dict[str, Any] = {"unique_id": uid, "ds": self._future(uid, h),
                                     "yhat": self._back(np.asarray(mean, dtype=float))}
             cols.update(normal_intervals(mean, sd, level, self._back))
@@ -313,9 +348,9 @@ class LocalForecaster(Forecaster):
         steps = np.arange(1, h + 1)
         for uid, state in self.states_.items():
             mean, sd = self._forecast_one(state, h)
-            sd = np.maximum.accumulate(np.maximum(np.asarray(sd, dtype=float), 0.0))
+            sd = self._spread(sd, h)
             walk = np.cumsum(rng.standard_normal((n_paths, h)), axis=1) / np.sqrt(steps)
-            paths = self._back(mean + walk * sd)
+            paths = self._back(mean + np.clip(walk, -Z_MAX, Z_MAX) * sd)
             frames.append(pd.DataFrame({
                 "unique_id": uid,
                 "ds": np.tile(np.asarray(self._future(uid, h), dtype=object), n_paths),

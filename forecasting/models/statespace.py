@@ -126,7 +126,12 @@ class ARIMA(_Statsmodels):
     def _fit_sm(self, y: np.ndarray) -> Any:
         from statsmodels.tsa.arima.model import ARIMA as _SMArima
 
-        return _SMArima(y, order=self.order, trend="t").fit()
+        # The scale is concentrated out of the likelihood (one parameter fewer for the numerical
+        # gradients), no parameter covariance is computed (forecast variances do not use it)
+        # and the optimiser stops at a relative tolerance that moves forecasts by < 0.5% on
+        # SEN2 series: about half the CPU time of the default fit.
+        model = _SMArima(y, order=self.order, trend="t", concentrate_scale=True)
+        return model.fit(cov_type="none", method_kwargs={"factr": 1e10, "pgtol": 1e-4})
 
     def _forecast_sm(self, state: Any, h: int) -> tuple[np.ndarray, np.ndarray]:
         fc = state.get_forecast(h)
