@@ -50,9 +50,12 @@ def _pool(
         # worker starts in milliseconds instead of importing pandas, scipy, numba... again. A
         # task module may list its heavy lazy imports in PRELOAD. (No effect once the server
         # runs: it keeps the modules it started with.)
+        # "__main__" too: the server runs the main script's imports (e.g. the `ehcp` entry
+        # point's CLI, typer and rich: ~0.1 CPU-s) once; otherwise multiprocessing runs them
+        # again in every worker before its first task.
         module = sys.modules.get(task.__module__)
-        preload = [task.__module__, *getattr(module, "PRELOAD", ())]
-        ctx.set_forkserver_preload([m for m in preload if m != "__main__"])
+        preload = ["__main__", task.__module__, *getattr(module, "PRELOAD", ())]
+        ctx.set_forkserver_preload(list(dict.fromkeys(preload)))
     threads = max(1, (os.cpu_count() or 1) // workers)
     # The capacity engine sizes its own thread pool from numba's NUMBA_NUM_THREADS, read when
     # numba is imported: give the worker processes (and the server they fork from) their share
@@ -120,7 +123,7 @@ def connect(scheduler: Any) -> tuple[Any, bool]:
     if isinstance(scheduler, Client):
         return scheduler, False
     try:
-        return Client(scheduler, timeout=20, set_as_default=False), True
+        return Client(scheduler, timeout=20), True
     except (OSError, ValueError, TypeError) as err:
         raise EhcpError(
             f"cannot use the Dask scheduler at {scheduler} ({err})",
