@@ -340,7 +340,8 @@ def _calibrate(scenarios: ScenarioSet, panel: pd.DataFrame, code: str,
     cal = calibrate(base, published, settings, seed=base.simulation.seed)
     ctx["calibration"] = cal
     return replace(scenarios, scenarios=tuple(
-        replace(s, capacity=apply_productivity(s.capacity, cal.factor)) for s in scenarios))
+        replace(s, capacity=apply_productivity(s.capacity, cal.factor, cal.pools))
+        for s in scenarios))
 
 
 @contextmanager

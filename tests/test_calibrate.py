@@ -109,3 +109,11 @@ def test_bad_calibration_settings_name_the_field() -> None:
     with pytest.raises(EhcpError) as err:
         validate(CalibrationConfig, {"n_path": 5}, prefix="calibration")
     assert "n_paths" in str(err.value)
+
+
+def test_the_factor_can_be_kept_to_one_pool() -> None:
+    cfg = apply_productivity(small(), 0.5, ("ep",))
+    assert (cfg.staff.ep.productivity, cfg.staff.caseworker.productivity) == (0.5, 1.0)
+    assert validate(CalibrationConfig, {"pools": ["ep"]}).pools == ("ep",)
+    with pytest.raises(EhcpError):
+        validate(CalibrationConfig, {"pools": ["eps"]}, prefix="calibration")

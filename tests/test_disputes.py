@@ -122,3 +122,10 @@ def test_bad_dispute_values_name_the_field(disputes: dict, field: str) -> None:
     with pytest.raises(EhcpError) as err:
         small(disputes)
     assert err.value.field == field
+
+
+def test_reservation_follows_the_median_path_not_an_explosive_one() -> None:
+    cfg = small(HEAVY)
+    rows = [("X", y, s, v) for y in (2025, 2026) for s, v in enumerate([400.0, 400.0, 40_000.0])]
+    paths = pd.DataFrame(rows, columns=["unique_id", "ds", "sample_id", "y"])
+    assert with_dispute_workload(cfg, paths) == with_dispute_workload(cfg)

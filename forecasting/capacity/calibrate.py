@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,9 @@ class CalibrationConfig(_Model):
     factor_bounds: tuple[float, float] = (0.1, 3.0)
     tolerance_pct_points: float = Field(default=0.5, gt=0, le=20)
     max_evaluations: int = Field(default=12, ge=2, le=100)
+    #: The staff pools the factor applies to (one factor for all of them).
+    pools: tuple[Literal["ep", "caseworker"], ...] = Field(default=("ep", "caseworker"),
+                                                           min_length=1)
 
     @model_validator(mode="after")
     def _bounds(self) -> CalibrationConfig:
@@ -175,8 +178,9 @@ def calibration_config(config: CapacityConfig, published: PublishedYear) -> Capa
     return CapacityConfig.model_validate(data)
 
 
-def apply_productivity(config: CapacityConfig, factor: float) -> CapacityConfig:
-    """Scale every pool's ``productivity`` by ``factor``.
+def apply_productivity(config: CapacityConfig, factor: float,
+                       pools: tuple[str, ...] = ("ep", "caseworker")) -> CapacityConfig:
+    """Scale the ``productivity`` of each pool in ``pools`` by ``factor``.
 
     Examples
     --------
@@ -189,7 +193,7 @@ def apply_productivity(config: CapacityConfig, factor: float) -> CapacityConfig:
     if factor == 1.0:
         return config
     data = config.model_dump()
-    for pool in ("ep", "caseworker"):
+    for pool in pools:
         data["staff"][pool]["productivity"] = getattr(config.staff, pool).productivity * factor
     return CapacityConfig.model_validate(data)
 
@@ -206,6 +210,9 @@ class Calibration:
     n_paths: int
     converged: bool
     trials: pd.DataFrame = field(repr=False)
+    published_plans: float = float("nan")
+    simulated_plans: float = float("nan")
+    pools: tuple[str, ...] = ("ep", "caseworker")
 
     def describe(self) -> str:
         """The calibration in plain words."""
@@ -215,18 +222,25 @@ class Calibration:
             f"Calibrated to CY {self.year}: DfE SEN2 published {self.published_pct:.1f}% of new "
             f"plans issued within 20 weeks (exceptions excluded); the simulator replaying that "
             f"year gave {self.uncalibrated_pct:.1f}% at face value and {self.simulated_pct:.1f}% "
-            f"with a productivity factor of {self.factor:.2f}{fit}. In plain words: the team gets "
-            f"about {pct:.0f}% as much statutory EHC work done per hour in post as the config's "
-            "hours assume (time lost to chasing, rework, panels and work the model leaves out); "
-            "the forward scenarios use this factor."
+            f"with a productivity factor of {self.factor:.2f}{fit}, issuing "
+            f"{self.simulated_plans:,.0f} plans in the year (SEN2: {self.published_plans:,.0f}). "
+            f"In plain words: the {' and '.join(_POOL_WORDS[p] for p in self.pools)} get about "
+            f"{pct:.0f}% as much statutory EHC work done per hour in post as the config's hours "
+            "assume (time lost to chasing, rework, panels and work the model leaves out); the "
+            "forward scenarios use this factor."
         )
 
 
-def _pooled_pct(weekly: pd.DataFrame, year: int) -> float:
+_POOL_WORDS = {"ep": "EPs", "caseworker": "caseworkers"}
+
+
+def _pooled(weekly: pd.DataFrame, year: int) -> tuple[float, float]:
+    """% within 20 weeks pooled over paths, and plans issued (exceptions excluded) per path."""
     ends = pd.to_datetime(weekly["week_end"])
     win = weekly.loc[ends.dt.year == year]
     den = float(win["plans_issued_ex"].sum())
-    return 100.0 * float(win["plans_within_20wk_ex"].sum()) / den if den > 0 else float("nan")
+    pct = 100.0 * float(win["plans_within_20wk_ex"].sum()) / den if den > 0 else float("nan")
+    return pct, den / max(weekly["path"].nunique(), 1)
 
 
 def calibrate(config: CapacityConfig, published: PublishedYear,
@@ -251,14 +265,15 @@ def calibrate(config: CapacityConfig, published: PublishedYear,
     base = calibration_config(config, published)
     target = published.pct_within_20wk
     trials: list[tuple[float, float]] = []
+    plans: dict[float, float] = {}
 
     def sim(f: float) -> float:
-        cfg = with_dispute_workload(apply_productivity(base, f))
+        cfg = with_dispute_workload(apply_productivity(base, f, settings.pools))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             weekly = simulate_capacity(cfg, n_paths=settings.n_paths, seed=seed,
                                        scenario="calibration").weekly
-        value = _pooled_pct(weekly, published.year)
+        value, plans[f] = _pooled(weekly, published.year)
         trials.append((f, value))
         return value - target
 
@@ -311,7 +326,11 @@ def calibrate(config: CapacityConfig, published: PublishedYear,
     converged = abs(best[1] - target) <= settings.tolerance_pct_points
     table = pd.DataFrame(trials, columns=["factor", "simulated_pct"])
     table["published_pct"] = target
+    table["simulated_plans"] = [plans[f] for f, _ in trials]
+    table["published_plans"] = published.plans_issued
     return Calibration(year=published.year, published_pct=target, simulated_pct=float(best[1]),
                        uncalibrated_pct=float(uncal), factor=float(best[0]),
                        n_paths=settings.n_paths, converged=bool(converged),
-                       trials=table.astype({"factor": float, "simulated_pct": float}))
+                       trials=table.astype({"factor": float, "simulated_pct": float}),
+                       published_plans=published.plans_issued,
+                       simulated_plans=float(plans[best[0]]), pools=tuple(settings.pools))

@@ -9,9 +9,10 @@ has already ended in a decision.
 Two views of the same rates:
 
 - **capacity set aside** before the simulation: :func:`with_dispute_workload` turns the
-  expected decisions of each calendar year (from the demand and the stock of plans) into hours a
-  week taken from each pool (``staff.<pool>.reserved_hours``), so less time is left for
-  assessments and reviews;
+  expected decisions of each calendar year (from the median demand path and the stock of plans)
+  into hours a week taken from each pool (``staff.<pool>.reserved_hours``), so less time is left
+  for assessments and reviews; the same hours on every path (an approximation: the engine
+  has no per-path side workload);
 - **counts after** the simulation: :func:`add_dispute_columns` puts the expected mediations,
   tribunal appeals and their hours on every simulated week, from that path's own refusals,
   plans issued and reviews done; ``forecasting.costs`` prices them by financial year.
@@ -128,8 +129,11 @@ def _requests_by_year(config: CapacityConfig, demand_paths: pd.DataFrame | None
         frame = frame.loc[frame["measure"] != "stock_plans"]
     ds = frame["ds"]
     year = ds.astype(int) if pd.api.types.is_integer_dtype(ds) else pd.to_datetime(ds).dt.year
-    mean = frame.groupby(year.to_numpy())["y"].sum() / max(frame["sample_id"].nunique(), 1)
-    known = {int(k): float(v) for k, v in zip(mean.index, mean.to_numpy(float), strict=True)}
+    # The median path, not the mean: a few explosive forecast paths would otherwise take
+    # hours from every path.
+    per_path = frame.groupby([year.to_numpy(), frame["sample_id"].to_numpy()])["y"].sum()
+    mid = per_path.groupby(level=0).median()
+    known = {int(k): float(v) for k, v in zip(mid.index, mid.to_numpy(float), strict=True)}
     # Years past the paths keep the last year's volume (the simulator does the same).
     out = {}
     for y in years:
@@ -142,8 +146,10 @@ def with_dispute_workload(config: CapacityConfig,
                           demand_paths: pd.DataFrame | None = None) -> CapacityConfig:
     """The config with each pool's mediation and tribunal hours set aside (``reserved_hours``).
 
-    The hours are the expected decisions of each calendar year (mean demand across the paths
-    given, else the config's fixed volumes) times the dispute rates and hours per dispute. Any
+    The hours are the expected decisions of each calendar year (the median path's demand, else
+    the config's fixed volumes; every plan decided in its year, so the stock and its reviews
+    grow as if the pipeline kept up) times the dispute rates and hours per dispute; the same
+    hours are set aside on every path. Any
     ``reserved_hours`` already in the config are kept and added to. With every dispute rate at
     0 the config is returned unchanged.
 

@@ -182,7 +182,9 @@ def build_bundle(ctx: dict[str, Any], notes: list[str]) -> ReportBundle:
     if cal is not None:
         trials = cal.trials.rename(columns={
             "factor": "productivity factor", "simulated_pct": "simulated % within 20 weeks",
-            "published_pct": "published % within 20 weeks"})
+            "published_pct": "published % within 20 weeks",
+            "simulated_plans": "simulated plans issued (per path)",
+            "published_plans": "published plans issued"})
         trials.insert(0, "period_type", "calendar")
         trials.insert(1, "period", str(cal.year))
         tables.append(Table("calibration", "Calibration: simulated vs published % of new plans "
