@@ -5,10 +5,12 @@ end, daily capacity check): time buckets holding unsorted lists, and a small 4-a
 current bucket only, merged with the time-sorted arrivals. Each pool keeps its waiting jobs
 ordered by (stage priority and class rank, policy key, join order): a binary heap, or for
 ``fifo`` pools a linked list per priority level (the same order in O(1)). Per-case state is
-case-major (one row per case) and the helpers are inlined, so an event touches few cache lines
-and few array reference counts. No Python objects are created per event. :func:`run_paths` runs a block of paths without the
-GIL, so the caller can run blocks on several threads (cheaper to compile than numba
-``parallel=True``).
+case-major (one row per case) and the helpers are inlined, so an event touches few cache lines.
+The event loop itself (:func:`_event_loop`) is compiled without numba's reference counting: it
+allocates nothing, so no array count is updated per event (atomic updates of counts that the
+threads share were a tenth of the time). No Python objects are created per event.
+:func:`run_paths` runs a block of paths without the GIL, so the caller can run blocks on
+several threads (cheaper to compile than numba ``parallel=True``).
 
 Weekly "at week end" counts are accumulated as difference arrays over each case's time in a
 stage (O(bands) per case-stage visit), so they cost nothing per week.
@@ -152,20 +154,6 @@ def _add_banded(idiff, s, a, b, deadline, band_off, n_weeks):
 
 
 @njit(cache=True)
-def _grow(arr, n):
-    out = np.empty(max(2 * arr.shape[0], n), arr.dtype)
-    out[: arr.shape[0]] = arr
-    return out
-
-
-@njit(cache=True)
-def _grow_rows(arr, n):
-    out = np.empty((max(2 * arr.shape[0], n), arr.shape[1]), arr.dtype)
-    out[: arr.shape[0]] = arr
-    return out
-
-
-@njit(cache=True)
 def scratch(n, n_pools):
     """Scratch buffers for :func:`sim_path` for paths of up to ``n`` cases."""
     m = max(n, 1)
@@ -221,9 +209,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
     n_pools = policy.shape[0]
     n_weeks = entries.shape[1]
     n_bands = band_off.shape[0] + 1
-    n_cols = route_cum.shape[1]
     n_days = servers.shape[1]
-    n_class_slots = class_rank.shape[1] + 1
 
     # Work on a time-sorted copy so that per-case state is read almost sequentially; random
     # streams and outputs use the caller's case index ``order[c]``.
@@ -240,17 +226,6 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         time_order(t_in, order, ordk[1, :n])
     cf = fs[:n]
     ci = ints[:n]
-    for c in range(n):
-        o = order[c]
-        cf[c, _T_ARR] = t_in[o]
-        cf[c, _MULT] = mult_in[o]
-        cf[c, _DL] = dl_in[o]
-        ci[c, _STAGE0] = stage_in[o]
-        ci[c, _CLS] = cls_in[o]
-        ci[c, _PHASE] = 0
-        ci[c, _HOP] = 0
-        ci[c, _ORD] = o
-    hn = 0
     qn = np.zeros(n_pools, np.int64)
     busy = np.zeros(n_pools, np.int64)
     tick_at = np.full(n_pools, -1.0)
@@ -258,7 +233,6 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
     for q in range(n_pools):
         for d in range(n_days - 1, -1, -1):
             smax[q, d] = max(smax[q, d + 1], servers[q, d])
-    seq = 0
     # FIFO pools: a linked list per priority level instead of a heap (same order, O(1)).
     lvl, n_lv = fifo_levels(pool_of, prio, class_rank)
     max_lv = 1
@@ -266,28 +240,96 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
         max_lv = max(max_lv, n_lv[q])
     f_head = np.full((n_pools, max_lv), -1, np.int64)
     f_tail = np.full((n_pools, max_lv), -1, np.int64)
-    nxt = ints[:n, _NXT]
-
     wdiff = np.zeros((n_stages, n_weeks + 1), np.int64)
     idiff = np.zeros((n_stages, n_bands, n_weeks + 1), np.int64)
+    # Pending events live in a calendar of time buckets (see _event_loop).
+    inv_w = min(max(n / horizon, 1.0), 64.0)
+    if horizon * inv_w > 4.0 * n + 4096.0:
+        inv_w = (4.0 * n + 4096.0) / horizon
+    n_bk = int(horizon * inv_w) + 2
+    bh = np.empty(n_bk, np.int64)
     rec = np.empty((4 * n + 4 if record else 1, 6), np.float64)
+    attempt = 0
+    while True:
+        if attempt > 0:
+            # The record buffer overflowed (a network with loops): run the path again from
+            # the start (same draws, so the same events) with a bigger buffer.
+            rec = np.empty((2 * rec.shape[0], 6), np.float64)
+            qn[:] = 0
+            busy[:] = 0
+            tick_at[:] = -1.0
+            f_head[:] = -1
+            f_tail[:] = -1
+            wdiff[:] = 0
+            idiff[:] = 0
+            entries[:] = 0
+            completions[:] = 0
+            exits[:] = 0
+            exits_late[:] = 0
+            work_hours[:] = 0.0
+            started[:] = 0
+            wait_sum[:] = 0.0
+            wait_hist[:] = 0
+        attempt += 1
+        for c in range(n):
+            o = order[c]
+            cf[c, _T_ARR] = t_in[o]
+            cf[c, _MULT] = mult_in[o]
+            cf[c, _DL] = dl_in[o]
+            ci[c, _STAGE0] = stage_in[o]
+            ci[c, _CLS] = cls_in[o]
+            ci[c, _PHASE] = 0
+            ci[c, _HOP] = 0
+            ci[c, _ORD] = o
+        exit_time[:] = np.nan
+        exit_code[:] = -2
+        stage_h[:] = -1
+        bh[:] = -1
+        visits, nrec = _event_loop(
+            key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp,
+            par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
+            exit_time, exit_code, stage_h, entries, completions, exits, exits_late, waiting,
+            in_stage, work_hours, started, wait_sum, wait_hist, record, cf, ci, nodes, qk1, qk2,
+            qsq, qc, heap, qn, busy, tick_at, smax, lvl, n_lv, f_head, f_tail, wdiff, idiff, bh,
+            inv_w, rec)
+        if nrec >= 0:
+            return visits, rec[:nrec]
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp,
+                par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
+                exit_time, exit_code, stage_h, entries, completions, exits, exits_late, waiting,
+                in_stage, work_hours, started, wait_sum, wait_hist, record, cf, ci, nodes, qk1,
+                qk2, qsq, qc, heap, qn, busy, tick_at, smax, lvl, n_lv, f_head, f_tail, wdiff,
+                idiff, bh, inv_w, rec):
+    """The event loop of one path; returns (visits, records written), or (visits, -1) when
+    ``rec`` is too small.
+
+    Compiled without numba's reference counting (``_nrt=False``): it allocates nothing, and
+    every inlined helper that takes an array would otherwise pay an atomic increment and
+    decrement of that array's count per call, on counts shared by the threads running other
+    paths (the same capacity and network arrays).
+    """
+    n = cf.shape[0]
+    n_stages = pool_of.shape[0]
+    n_weeks = entries.shape[1]
+    n_bands = band_off.shape[0] + 1
+    n_cols = route_cum.shape[1]
+    n_days = servers.shape[1]
+    n_class_slots = class_rank.shape[1] + 1
+    n_bk = bh.shape[0]
+    nxt = ci[:, _NXT]
+    seq = 0
     nrec = 0
     visits = 0
-
-    exit_time[:] = np.nan
-    exit_code[:] = -2
-    stage_h[:] = -1
+    hn = 0
 
     # Pending events live in a calendar of time buckets (an unsorted list each, linked through
     # ``nodes[:, 2]``) and only the current bucket's events are in the heap: the heap stays a few
     # events deep though hundreds are pending (e.g. advice delays). Bucket of time t is
     # int(t * inv_w), which never decreases with t, so the heap's head is still the earliest
     # event, ties broken as before. Events at or after the horizon are never processed.
-    inv_w = min(max(n / horizon, 1.0), 64.0)
-    if horizon * inv_w > 4.0 * n + 4096.0:
-        inv_w = (4.0 * n + 4096.0) / horizon
-    n_bk = int(horizon * inv_w) + 2
-    bh = np.full(n_bk, -1, np.int64)
     cur = 0
     far = 0
 
@@ -356,7 +398,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             visits += 1
             if record:
                 if nrec >= rec.shape[0]:
-                    rec = _grow_rows(rec, nrec + 1)
+                    return visits, -1
                 rec[nrec, 0] = s
                 rec[nrec, 1] = ci[c, _ORD]
                 rec[nrec, 2] = cf[c, _ENTRY]
@@ -478,7 +520,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             _add_span(wdiff, s, cf[c, _ENTRY], math.inf, n_weeks)
         if record:
             if nrec >= rec.shape[0]:
-                rec = _grow_rows(rec, nrec + 1)
+                return visits, -1
             rec[nrec, 0] = s
             rec[nrec, 1] = ci[c, _ORD]
             rec[nrec, 2] = cf[c, _ENTRY]
@@ -497,7 +539,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             for w in range(n_weeks):
                 acc += idiff[s, b, w]
                 in_stage[s, b, w] = acc
-    return visits, rec[:nrec]
+    return visits, nrec
 
 
 @njit(cache=True, inline="always")
