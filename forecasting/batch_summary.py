@@ -1,5 +1,8 @@
 """The national summary of a batch run: England and the regions, and LAs ranked.
 
+England's capacity row adds up the baseline scenario over the LAs that ran it (each LA's
+service is the scenario file scaled to its size: see :mod:`forecasting.batch_la`).
+
 LAs are ranked by projected backlog growth (the baseline capacity scenario: open new
 assessments past 20 weeks, end minus start) and by timeliness (the baseline's share of plans
 issued within 20 weeks in its last simulated year). A run without capacity scenarios ranks by
@@ -62,7 +65,10 @@ def national_summary(
     Returns
     -------
     dict of str to DataFrame
-        ``england_regions``, ``la_ranking`` and ``failed``.
+        ``england_capacity`` (the baseline scenario summed over the LAs that ran it: backlog,
+        open cases, overdue reviews and cost, how many LAs' backlogs grow, and the median LA's
+        timeliness; empty without scenarios), ``england_regions`` (the forecasts of England and
+        the regions), ``la_ranking`` and ``failed``.
 
     Examples
     --------
@@ -74,7 +80,9 @@ def national_summary(
     ...                   config=cfg, run_id="r1")
     ...     out = national_summary(store, "r1")
     >>> sorted(out), len(out["la_ranking"]), out["la_ranking"]["ranked_by"].iloc[0]
-    (['england_regions', 'failed', 'la_ranking'], 3, 'capacity scenario baseline')
+    (['england_capacity', 'england_regions', 'failed', 'la_ranking'], 3, 'capacity scenario baseline')
+    >>> out["england_capacity"][["scenario", "n_las"]].values.tolist()
+    [['baseline', 3]]
     """
     fc = _forecasts(store, run_id)
     tasks = store.table("tasks", run_id=run_id)
@@ -99,8 +107,10 @@ def national_summary(
     den = _latest_actual(actuals, "plans_issued_den", first_fc)
     rank["pct_within_20wk_latest"] = (100.0 * within / den.where(den > 0)).reindex(rank.index)
     scen = store.table("scenario_summaries", run_id=run_id, scenario=baseline)
+    england = pd.DataFrame()
     if len(scen):
         wide = scen.pivot_table(index="la", columns="metric", values="value", aggfunc="first")
+        england = _england_capacity(wide.reindex(rank.index), baseline)
         for col in ("backlog_start", "backlog_end", "backlog_growth",
                     "pct_within_20wk_last_year"):
             rank[col] = wide[col].reindex(rank.index) if col in wide else np.nan
@@ -116,10 +126,30 @@ def national_summary(
     rank["rank_timeliness"] = rank[timely].rank(ascending=True, method="min")
     rank = rank.sort_values(["rank_backlog_growth", "rank_timeliness"], na_position="last")
     return {
+        "england_capacity": england,
         "england_regions": upper.reset_index(drop=True),
         "la_ranking": rank.reset_index(),
         "failed": failed.reset_index(drop=True),
     }
+
+
+#: Scenario metrics that add up over LAs (means over paths, so their sum is the mean of the
+#: total); percentiles do not, and are left out of the England row.
+ADDITIVE = ("backlog_start", "backlog_end", "backlog_growth", "open_new_end",
+            "reviews_overdue_end", "cost_gbp_total")
+
+
+def _england_capacity(wide: pd.DataFrame, scenario: str) -> pd.DataFrame:
+    # Only LAs that ran the scenario: a failed or missing LA is not counted as zero.
+    done = wide.dropna(how="all")
+    row: dict[str, object] = {"scenario": scenario, "n_las": len(done)}
+    for col in ADDITIVE:
+        row[col] = float(done[col].sum(min_count=1)) if col in done else np.nan
+    growth = done["backlog_growth"] if "backlog_growth" in done else pd.Series(dtype=float)
+    row["las_backlog_growing"] = int((growth > 0).sum())
+    timely = done.get("pct_within_20wk_last_year", pd.Series(dtype=float))
+    row["pct_within_20wk_median_la"] = float(timely.median()) if timely.notna().any() else np.nan
+    return pd.DataFrame([row])
 
 
 def write_national_summary(summary: dict[str, pd.DataFrame], folder: str | Path) -> Path:

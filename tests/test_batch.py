@@ -269,3 +269,24 @@ def test_progress_bar_counts_las_and_shows_an_eta() -> None:
     off = Progress(False, total=5, completed=0, run_id="r")
     with off:
         off.advance("Leeds", ok=True)  # disabled: draws nothing, raises nothing
+
+
+def test_england_capacity_adds_up_the_las_that_ran() -> None:
+    import numpy as np
+
+    from forecasting.batch_summary import national_summary
+
+    with RunStore(":memory:") as store:
+        _run(store, fail=[LAS[1]])
+        out = national_summary(store, "r1")
+        scen = store.table("scenario_summaries", run_id="r1", scenario="baseline")
+    per = scen.pivot(index="la", columns="metric", values="value")
+    assert LAS[1] not in per.index and len(per) == 4
+    (eng,) = out["england_capacity"].to_dict("records")
+    assert eng["scenario"] == "baseline" and eng["n_las"] == 4  # the failed LA is not a zero
+    assert eng["backlog_start"] == pytest.approx(per["backlog_start"].sum())
+    assert eng["backlog_growth"] == pytest.approx(per["backlog_growth"].sum())
+    assert eng["las_backlog_growing"] == int((per["backlog_growth"] > 0).sum())
+    # The synthetic task reports no end backlog or timeliness: missing, not zero.
+    assert np.isnan(eng["backlog_end"]) and np.isnan(eng["pct_within_20wk_median_la"])
+    assert out["failed"]["la"].tolist() == [LAS[1]]

@@ -92,3 +92,25 @@ def test_bad_scheduler_is_refused_before_reading_data(tmp_path: Path, capsys) ->
     assert "cannot use the Dask scheduler at localhost:notaport" in err
     assert "tcp://HOST:PORT" in err
     assert not (tmp_path / "runs.duckdb").exists()  # no run was started
+
+
+@pytest.mark.slow
+def test_batch_with_scenarios_prints_england_and_the_ranking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    small = Path(__file__).parent / "fixtures" / "scenarios" / "small.yaml"
+    cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text().replace(
+        "scenarios: {file: null}", f"scenarios: {{file: {small}, names: [baseline]}}"))
+    assert main(["batch", "--config", str(cfg), "--la", "Rutland", "--la", "York", "--paths",
+                 "3", "--workers", "1", "--no-progress", "--quarter", "2026Q4"]) == 0
+    out = capsys.readouterr().out
+    assert "LAs ranked by capacity scenario baseline (top 10):" in out
+    assert "England, scenario baseline summed over 2 LAs: backlog " in out
+    (national,) = (tmp_path / "reports").glob("2026Q4-*/national")
+    eng = pd.read_csv(national / "england_capacity.csv")
+    rank = pd.read_csv(national / "la_ranking.csv")
+    assert eng["n_las"].tolist() == [2]
+    assert eng["backlog_end"].iloc[0] == pytest.approx(rank["backlog_end"].sum())

@@ -75,6 +75,14 @@ def register(app: typer.Typer) -> None:
                                 "rank_backlog_growth", "rank_timeliness") if c in ranking]
             print(f"LAs ranked by {ranking['ranked_by'].iloc[0]} (top 10):")
             print(ranking[cols].head(10).round(1).to_string(index=False))
+        england = outcome.summary.get("england_capacity")
+        if england is not None and len(england):
+            e = england.iloc[0]
+            print(f"England, scenario {e['scenario']} summed over {e['n_las']} LAs: backlog "
+                  f"{e['backlog_start']:,.0f} -> {e['backlog_end']:,.0f}; "
+                  f"{e['las_backlog_growing']} LAs' backlogs grow; the median LA issues "
+                  f"{e['pct_within_20wk_median_la']:.1f}% of plans within 20 weeks in the "
+                  "last simulated year")
         print(f"outputs: {outcome.out_dir.parent if outcome.out_dir else '-'}; "
               f"store: {cfg.store}")
         if rep.failed:
