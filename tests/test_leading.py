@@ -69,6 +69,9 @@ def test_series_without_requests_fall_back_and_say_so() -> None:
     with pytest.warns(EhcpWarning, match="add_drivers"):
         whole = Conversion().fit(df.drop(columns="requests"))
     assert len(whole.describe()["fallback"]) == 5
+    # Years stay int years when no series has a driver (auto's horizons are ds - cutoff).
+    assert whole.predict(2)["ds"].dtype == np.int64
+    assert whole.simulate(2, n_paths=3)["ds"].dtype == np.int64
 
 
 def test_backtest_never_sees_requests_after_the_cutoff() -> None:

@@ -12,9 +12,12 @@ How it works (per measure: one fit sees one measure's series):
    With no informative window (requests start in 2016, so a 2019 forecast has none), the
    models that borrow strength from the national trend (:data:`PRIOR`) are averaged.
 3. **Calibrate intervals empirically.** The same backtest gives the combination's errors,
-   ``log1p(y) - log1p(yhat)``, by horizon, pooled over series and windows; their empirical
-   quantiles set the bounds (so they are as wide as the errors really were, and skewed as count
-   errors are). Horizons beyond the backtest scale the last one's quantiles by ``sqrt(h / H)``.
+   ``log1p(y) - log1p(yhat)``, divided by the horizon and pooled over series, windows and
+   horizons; their empirical quantiles, times the horizon, set the bounds (so they are as
+   wide as the errors really were, skewed as count errors are, and grow in proportion to the
+   horizon as a misjudged trend's errors do). Pooling matters: three windows leave a single
+   year of 3-year-ahead errors, too few for a tail quantile (80% intervals covered 69-71% of
+   new plans and stock outcomes calibrated horizon by horizon).
 4. Refit the chosen candidates on the whole history and combine.
 
 :func:`select` (with :func:`choose_weights` and :func:`calibrate`) is a plain function of a
@@ -160,6 +163,9 @@ def combine(frame: pd.DataFrame, weights: dict[str, float]) -> pd.Series:
 
 
 def _horizon(ds: pd.Series, cutoff: pd.Series) -> np.ndarray:
+    if ds.dtype == object and len(ds) and isinstance(ds.iloc[0], int | np.integer):
+        # Years held as objects (a frame built from empty parts) are still years, not dates.
+        ds = ds.astype("int64")
     if pd.api.types.is_numeric_dtype(ds):
         return (ds.to_numpy(dtype=np.int64) - cutoff.to_numpy(dtype=np.int64))
     a, b = pd.to_datetime(ds), pd.to_datetime(cutoff)
@@ -168,19 +174,35 @@ def _horizon(ds: pd.Series, cutoff: pd.Series) -> np.ndarray:
 
 def calibrate(cv: pd.DataFrame, weights: dict[str, float],
               level: Sequence[int] = (80, 95)) -> pd.DataFrame:
-    """Empirical quantiles of the combination's log errors by horizon.
+    """Empirical quantiles of the combination's log errors, per unit of horizon, pooled.
+
+    Each error ``log1p(y) - log1p(yhat)`` is divided by its horizon; the quantiles of all of
+    them together, times ``h``, are horizon ``h``'s (errors of a misjudged trend grow in
+    proportion to the horizon, and one pool gives the tails several years of errors rather
+    than the one year of 3-year-ahead errors three windows hold).
 
     Returns a table indexed by horizon with columns ``q<tau>`` (for each level's two tails and
-    the median ``q0.5``) and ``n`` (the number of errors behind them).
+    the median ``q0.5``) and ``n`` (the number of errors behind them: the whole pool).
+
+    Examples
+    --------
+    >>> cv = pd.DataFrame({"ds": [2021, 2022, 2022, 2023], "cutoff": [2020, 2020, 2021, 2021],
+    ...                    "y": [110.0, 120.0, 100.0, 130.0], "m": [100.0, 100.0, 100.0, 100.0]})
+    >>> calibrate(cv, {"m": 1.0}, level=(80,))[["q0.1", "q0.9", "n"]].round(3)
+        q0.1   q0.9  n
+    1  0.027  0.119  4
+    2  0.054  0.239  4
     """
     yhat = combine(cv, weights)
     err = np.log1p(cv["y"].clip(lower=0)) - np.log1p(yhat.clip(lower=0))
     frame = pd.DataFrame({"h": _horizon(cv["ds"], cv["cutoff"]), "e": err}).dropna()
+    frame = frame[frame["h"] > 0]
     taus = sorted({0.5, *[(100 - lv) / 200 for lv in level], *[1 - (100 - lv) / 200 for lv in level]})
+    per_step = (frame["e"] / frame["h"]).to_numpy()
     rows = {}
-    for h, grp in frame.groupby("h"):
-        rows[int(str(h))] = {**{f"q{t:g}": float(np.quantile(grp["e"], t)) for t in taus},
-                        "n": len(grp)}
+    for h in sorted(frame["h"].unique()):
+        rows[int(h)] = {**{f"q{t:g}": float(np.quantile(per_step, t)) * int(h) for t in taus},
+                        "n": len(per_step)}
     return pd.DataFrame.from_dict(rows, orient="index").sort_index()
 
 
@@ -189,7 +211,8 @@ def apply_calibration(yhat: np.ndarray, horizon: np.ndarray, calib: pd.DataFrame
     """Bounds ``lo_<l>``/``hi_<l>`` from calibrated log-error quantiles (see :func:`calibrate`).
 
     Quantiles widen monotonically with the horizon; beyond the calibrated horizons the last
-    one's are scaled by ``sqrt(h / H)``. Returns None-free arrays aligned with ``yhat``.
+    one's are scaled by ``h / H`` (errors grow in proportion to the horizon, as in
+    :func:`calibrate`). Returns None-free arrays aligned with ``yhat``.
     """
     usable = calib[calib["n"] >= _MIN_RESIDUALS] if len(calib) else calib
     if usable.empty:
@@ -207,7 +230,7 @@ def apply_calibration(yhat: np.ndarray, horizon: np.ndarray, calib: pd.DataFrame
             if j < len(hs) and hs[j] == h:
                 ql, qh = lo_q[j], hi_q[j]
             elif h > hs[-1]:
-                f = np.sqrt(h / hs[-1])
+                f = h / hs[-1]
                 ql, qh = lo_q[-1] * f, hi_q[-1] * f
             else:
                 ql, qh = lo_q[min(j, len(hs) - 1)], hi_q[min(j, len(hs) - 1)]

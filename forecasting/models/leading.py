@@ -29,7 +29,7 @@ from scipy import stats
 from forecasting.errors import EhcpWarning
 from forecasting.models.base import Forecaster, future_ds, normal_intervals
 
-__all__ = ["Conversion", "add_drivers", "last_run", "require_columns"]
+__all__ = ["Conversion", "add_drivers", "fix_ds", "last_run", "require_columns"]
 
 #: Exogenous columns the driver-based models read, by the measure they forecast. Each row of
 #: a measure's frame carries the driver values published in the same SEN2 release: new plans
@@ -117,6 +117,12 @@ def last_run(df: pd.DataFrame, value: str) -> pd.DataFrame:
     run = gap.astype(int).groupby(frame["unique_id"], sort=False).cumsum()
     last = run.groupby(frame["unique_id"], sort=False).transform("max")
     return frame[run == last].reset_index(drop=True)
+
+
+def fix_ds(out: pd.DataFrame, annual: bool) -> pd.DataFrame:
+    """``ds`` as int years or timestamps (an empty driver part would leave it ``object``)."""
+    out["ds"] = out["ds"].astype("int64") if annual else pd.to_datetime(out["ds"])
+    return out
 
 
 def _fit_models(df: pd.DataFrame, model: str) -> list[Any]:
@@ -244,7 +250,7 @@ class Conversion(Forecaster):
             extra = pd.concat([m.predict(h, level) for m in self.fallback_fitted_],
                               ignore_index=True)
             out = pd.concat([out, extra], ignore_index=True)
-        return out
+        return fix_ds(out, self.annual_)
 
     def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
         c = self._center(h)
@@ -258,7 +264,7 @@ class Conversion(Forecaster):
                 "sample_id": np.repeat(np.arange(n_paths), h), "y": paths.ravel()}))
         for m in self.fallback_fitted_:
             frames.append(m.simulate(h, n_paths, seed=int(rng.integers(2**32))))
-        return pd.concat(frames, ignore_index=True)
+        return fix_ds(pd.concat(frames, ignore_index=True), self.annual_)
 
     def describe(self) -> dict[str, Any]:
         """Each LA's conversion ratio, the national spread and the fallback series."""

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.models.base import Forecaster, future_ds, normal_intervals
-from forecasting.models.leading import Conversion, require_columns
+from forecasting.models.leading import Conversion, fix_ds, require_columns
 
 __all__ = ["LeadStockFlow"]
 
@@ -166,7 +166,7 @@ class LeadStockFlow(Forecaster):
         if self.fallback_fitted_:
             out = pd.concat([out, *[m.predict(h, level) for m in self.fallback_fitted_]],
                             ignore_index=True)
-        return out
+        return fix_ds(out, self.annual_)
 
     def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
         c = self._center(h)
@@ -180,7 +180,7 @@ class LeadStockFlow(Forecaster):
                 "sample_id": np.repeat(np.arange(n_paths), h), "y": paths.ravel()}))
         for m in self.fallback_fitted_:
             frames.append(m.simulate(h, n_paths, seed=int(rng.integers(2**32))))
-        return pd.concat(frames, ignore_index=True)
+        return fix_ds(pd.concat(frames, ignore_index=True), self.annual_)
 
     def describe(self) -> dict[str, Any]:
         """Each LA's ceasing rate, the LAs on the fallback model and the new-plan ratios."""
