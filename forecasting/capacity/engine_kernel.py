@@ -296,7 +296,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             return visits, rec[:nrec]
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # no NRT: see docstring
 def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp,
                 par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
                 exit_time, exit_code, stage_h, entries, completions, exits, exits_late, waiting,
