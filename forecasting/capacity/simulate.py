@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,7 +27,7 @@ from forecasting.capacity.demand import (
 )
 from forecasting.capacity.diagnostics import run_diagnostics, sojourn_sums
 from forecasting.capacity.ehcp import CLASS_NEW, POOLS, build_network
-from forecasting.capacity.engine import Capacity, run
+from forecasting.capacity.engine import Arrivals, Capacity, SimResult, run
 from forecasting.capacity.initial import initial_cases, load_open_caseload
 from forecasting.capacity.outputs import case_records, weekly_frame
 from forecasting.capacity.staff import PoolStaffing, simulate_pool, to_servers_speed
@@ -155,40 +156,67 @@ def simulate_capacity(
     caps = [to_servers_speed(staffing[p].hours, getattr(config.staff, p).hours_per_fte_day())
             for p in POOLS]
 
-    frames = []
-    records = None
-    sums = {"area": 0.0, "completed": 0.0, "completed_days": 0.0, "arrivals": 0.0}
-    events = 0
-    buffers: dict[str, np.ndarray] = {}
     first_year = demand.years.index(sim.start.year) if sim.start.year in demand.years else 0
-    for lo in range(0, n_paths, block_size):
-        hi = min(lo + block_size, n_paths)
+
+    def make_block(lo: int, hi: int, buffers: dict[str, np.ndarray]
+                   ) -> tuple[CaseArrays, np.ndarray]:
         parts: list[list[CaseArrays]] = []
         for p in range(lo, hi):
             initial = initial_cases(config, p, seed, float(demand.requests[p, first_year]),
                                     open_cases)
             parts.append(path_cases(config, demand, p, seed, weights, initial))
-        cases, offsets = block_cases(parts, buffers)
-        del parts
-        arrivals = cases.to_arrivals(offsets)
-        capacity = Capacity(np.stack([c[0][lo:hi] for c in caps], axis=1),
-                            np.stack([c[1][lo:hi] for c in caps], axis=1))
-        want = record_path - lo if record_path is not None and lo <= record_path < hi else False
-        result = run(network, arrivals, capacity, float(horizon), seed, first_path=lo,
-                     record_cases=want)
-        events += int(result.events.sum())
+        return block_cases(parts, buffers)
+
+    def finish_block(lo: int, hi: int, result: SimResult, cases: CaseArrays,
+                     arrivals: Arrivals, want: int | bool
+                     ) -> tuple[pd.DataFrame, dict[str, float], pd.DataFrame | None]:
         block_staff = {p: _slice(staffing[p], lo, hi) for p in POOLS}
-        frames.append(weekly_frame(result, cases, block_staff, config, scenario))
+        frame = weekly_frame(result, cases, block_staff, config, scenario)
         block_sums = sojourn_sums(arrivals.time, result.exit_time, result.exit_code,
                                   arrivals.case_class == CLASS_NEW, float(horizon))
-        for name in sums:
-            sums[name] += block_sums[name]
+        block_records = None
         if want is not False and result.records is not None:
             k = int(want)
             a, b = int(arrivals.offsets[k]), int(arrivals.offsets[k + 1])
-            records = case_records(result.records, cases.slice(a, b), result.exit_time[a:b],
-                                   result.exit_code[a:b], config, scenario)
-            records["path"] = record_path
+            block_records = case_records(result.records, cases.slice(a, b),
+                                         result.exit_time[a:b], result.exit_code[a:b], config,
+                                         scenario)
+            block_records["path"] = record_path
+        return frame, block_sums, block_records
+
+    # One helper thread builds the cases of block k + 1 and turns block k - 1 into weekly rows
+    # while the engine (which releases the GIL) simulates block k on its own threads. Tasks run
+    # in submission order, so two alternating case buffers suffice: when block k + 1 is built,
+    # block k - 1 is finished with its buffer. Results are combined in block order, so they do
+    # not depend on the overlap.
+    blocks = [(lo, min(lo + block_size, n_paths)) for lo in range(0, n_paths, block_size)]
+    buffer_sets: list[dict[str, np.ndarray]] = [{}, {}]
+    finished = []
+    events = 0
+    with ThreadPoolExecutor(1) as helper:
+        next_cases = helper.submit(make_block, *blocks[0], buffer_sets[0])
+        for i, (lo, hi) in enumerate(blocks):
+            cases, offsets = next_cases.result()
+            if i + 1 < len(blocks):
+                next_cases = helper.submit(make_block, *blocks[i + 1], buffer_sets[(i + 1) % 2])
+            arrivals = cases.to_arrivals(offsets)
+            capacity = Capacity(np.stack([c[0][lo:hi] for c in caps], axis=1),
+                                np.stack([c[1][lo:hi] for c in caps], axis=1))
+            want = record_path - lo if record_path is not None and lo <= record_path < hi \
+                else False
+            result = run(network, arrivals, capacity, float(horizon), seed, first_path=lo,
+                         record_cases=want)
+            events += int(result.events.sum())
+            finished.append(helper.submit(finish_block, lo, hi, result, cases, arrivals, want))
+            del result, cases, arrivals
+        outputs = [f.result() for f in finished]
+    frames = [o[0] for o in outputs]
+    sums = {"area": 0.0, "completed": 0.0, "completed_days": 0.0, "arrivals": 0.0}
+    for _, block_sums, _ in outputs:
+        for name in sums:
+            sums[name] += block_sums[name]
+    records = next((o[2] for o in outputs if o[2] is not None), None)
+    del outputs
     weekly = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     sums_all = {**sums, "paths": float(n_paths), "horizon_days": float(horizon)}
     clear_weeks = 52.0
