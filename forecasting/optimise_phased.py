@@ -245,6 +245,9 @@ def phase_plan(
 
     record(plan, best_costs, None)  # the flat plan: feasible by the flat search
     tried: set[tuple] = set()
+    # Plans only ever lose staff, so a cut that failed once fails again from any later plan
+    # (monotonicity): it is not tried twice.
+    failed: set[tuple[int, str, float]] = set()
     improved = True
     while improved and used < max_evaluations:
         improved = False
@@ -255,14 +258,15 @@ def phase_plan(
                 step = float(steps.get(d, 0.0))
                 if level <= 0 or step <= 0:
                     continue
-                cand = plan.with_level(k, d, round(max(level - step, 0.0), 9))
+                value = round(max(level - step, 0.0), 9)
+                cand = plan.with_level(k, d, value)
                 key = tuple(tuple(getattr(s, x) for x in DIMS) for s in cand.levels)
-                if key in tried:
+                if key in tried or (k, d, value) in failed:
                     continue
                 costs = cost_by_year(cand)
                 moves.append((sum(costs.values()), k, d, cand, costs, key))
         # Biggest saving first: the cheapest candidate plans are tried first.
-        for _, _k, _d, cand, costs, key in sorted(moves, key=lambda m: (m[0], m[1], m[2])):
+        for _, k, d, cand, costs, key in sorted(moves, key=lambda m: (m[0], m[1], m[2])):
             if used >= max_evaluations:
                 break
             tried.add(key)
@@ -273,6 +277,7 @@ def phase_plan(
             if ok:
                 plan, best_costs, improved = cand, costs, True
                 break
+            failed.add((k, d, float(getattr(cand.levels[k], d))))
     total = sum(best_costs.values())
     flat_total = sum(cost_by_year(PhasedPlan(labels, starts, tuple(flat.best for _ in labels)))
                      .values())

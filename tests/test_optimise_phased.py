@@ -84,3 +84,22 @@ def test_no_plan_when_nothing_within_bounds_meets_the_target() -> None:
     assert res.plan is None and res.n_evaluations == 0
     assert res.message.startswith("No phased plan: No staffing plan within the given bounds")
     assert res.table().empty
+
+
+def test_a_failed_cut_is_not_tried_again() -> None:
+    bounds = SearchBounds(start="2026-04-01", ep_fte=(0, 16), caseworker_fte=(0, 16),
+                          grid_points=5, refine_steps=1, max_evaluations=30)
+    flat = optimise(_evaluator, lambda s: 70 * s.ep_fte + 40 * s.caseworker_fte, [T27], bounds)
+    failing: list[tuple[float, float]] = []
+
+    def evaluate(plan: PhasedPlan) -> pd.DataFrame:
+        judged = plan.levels[1]
+        if 5 * judged.ep_fte + 2 * judged.caseworker_fte < 56:
+            failing.append((judged.ep_fte, judged.caseworker_fte))
+        return _evaluator(plan)
+
+    res = phase_plan(flat, evaluate, _cost, [T27], YEARS,
+                     {"ep_fte": 4, "caseworker_fte": 4, "locum_hours_per_week": 0},
+                     max_evaluations=40)
+    assert failing and len(failing) == len(set(failing))
+    assert res.n_evaluations < 40
