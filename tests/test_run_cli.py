@@ -68,3 +68,26 @@ def test_a_small_run_prints_the_summary_and_writes_the_report(
     assert (out / "report.html").is_file() and (out / "report.xlsx").is_file()
     for name in ("baseline", "extra_2_eps", "early_help_minus_10pct", "Optimiser:", "report.html"):
         assert name in printed
+
+
+def test_summary_prints_the_calibration_and_the_phased_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from forecasting.pipeline import RunResult
+
+    cal = SimpleNamespace(year=2024, published_pct=9.34, simulated_pct=9.1, uncalibrated_pct=100.0,
+                          factor=0.512)
+    phased = SimpleNamespace(message="Phased plan by financial year: 2026-27: +1 EP.")
+    result = RunResult(out=tmp_path, run_id="r", summary=pd.DataFrame({"scenario": ["baseline"]}),
+                       calibration=cal, phased=phased)
+    monkeypatch.setattr("forecasting.pipeline.run_pipeline", lambda *a, **k: result)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["run", "--config", str(FIXTURES / "small.yaml"), "--no-progress"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "Calibration (CY 2024, DfE SEN2): published 9.3% vs simulated 9.1%" in printed
+    assert "productivity factor 0.51" in printed
+    assert "Optimiser: Phased plan by financial year: 2026-27: +1 EP." in printed

@@ -156,3 +156,15 @@ def test_request_change_scales_only_the_part_after_its_date(percent: float, day:
     covered = (pd.Timestamp("2027-01-01") - when).days / 365
     assert out["y"].iloc[1] == pytest.approx(y[1] * (1 + percent / 100 * covered), rel=1e-9, abs=1e-9)
     assert out["y"].iloc[2] == pytest.approx(y[2] * (1 + percent / 100), rel=1e-9, abs=1e-9)
+
+
+def test_calibration_section_is_validated_with_its_path() -> None:
+    small = Path(__file__).resolve().parent / "fixtures" / "scenarios" / "small.yaml"
+    data = load_yaml(small)
+    assert load_scenarios(small).calibration is None
+    data["calibration"] = {"n_path": 3}
+    with pytest.raises(EhcpError) as err:
+        scenario_set(data, "c.yaml")
+    assert err.value.field == "calibration.n_path" and "n_paths" in (err.value.fix or "")
+    data["calibration"] = {"n_paths": 3, "pools": ["ep"]}
+    assert scenario_set(data, "c.yaml").calibration.pools == ("ep",)
