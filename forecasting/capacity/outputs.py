@@ -22,10 +22,12 @@ Percentiles across paths are not computed here: reporting does that.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from forecasting.capacity.config import CapacityConfig
 from forecasting.capacity.demand import ORIGINS, CaseArrays
@@ -47,11 +49,29 @@ __all__ = ["BANDS", "case_records", "weekly_frame"]
 BANDS = ("not_yet_due", "late_0_4", "late_4_13", "late_13_26", "late_26_52", "late_52_plus")
 
 
-def _per_week(path: np.ndarray, week: np.ndarray, mask: np.ndarray, n_paths: int,
-              n_weeks: int) -> np.ndarray:
-    ok = mask & (week >= 0) & (week < n_weeks)
-    flat = path[ok] * n_weeks + week[ok]
-    return np.bincount(flat, minlength=n_paths * n_weeks).reshape(n_paths, n_weeks)
+@njit(cache=True)
+def _case_week_counts(offsets, time, cls, exc, ex_t, ex_c, issued_code, limit, n_weeks):
+    """Per path and week, in one pass over a block's cases: arrivals of classes 0 and 1 by
+    arrival week; issued non-exception plans and those issued within ``limit`` days, by issue
+    week. Weeks are ``floor(t / 7)``; cases outside ``[0, n_weeks)`` are not counted."""
+    n_paths = offsets.shape[0] - 1
+    arrived = np.zeros((n_paths, 2, n_weeks), np.int64)
+    den = np.zeros((n_paths, n_weeks), np.int64)
+    num = np.zeros((n_paths, n_weeks), np.int64)
+    for p in range(n_paths):
+        for i in range(offsets[p], offsets[p + 1]):
+            c = cls[i]
+            if c <= 1:
+                w = math.floor(time[i] / 7.0)
+                if 0 <= w < n_weeks:
+                    arrived[p, c, int(w)] += 1
+            if ex_c[i] == issued_code and not exc[i]:
+                w = math.floor(ex_t[i] / 7.0)
+                if 0 <= w < n_weeks:
+                    den[p, int(w)] += 1
+                    if ex_t[i] - time[i] <= limit:
+                        num[p, int(w)] += 1
+    return arrived, den, num
 
 
 def _weekly_mean(daily: np.ndarray, n_weeks: int) -> np.ndarray:
@@ -89,23 +109,12 @@ def weekly_frame(
     """
     n_paths, n_weeks = result.n_paths, result.n_weeks
     start = config.simulation.start
-    pid = np.repeat(np.arange(n_paths), np.diff(result.offsets))
-    time, cls, exc = cases.time, cases.case_class, cases.exception
-    ex_t = result.exit_time
-    ex_c = result.exit_code
-    # Only issued plans matter for timeliness: work on that subset (a fraction of all cases).
-    issued = np.flatnonzero(ex_c == EXITS.index("issued"))
-    ok = ~exc[issued]
-    ex_week = np.floor(ex_t[issued] / 7.0).astype(np.int64)
-    within = ok & (ex_t[issued] - time[issued] <= config.pipeline.milestones_weeks.final * 7.0
-                   + 1e-9)
+    limit = config.pipeline.milestones_weeks.final * 7.0 + 1e-9
+    arrived, den, num = _case_week_counts(
+        np.asarray(result.offsets, np.int64), cases.time, cases.case_class, cases.exception,
+        result.exit_time, result.exit_code, EXITS.index("issued"), limit, n_weeks)
 
     out: dict[str, np.ndarray] = {}
-    # Arrivals by class in one pass: index (path, class, week).
-    arr_week = np.floor(time / 7.0).astype(np.int64)
-    keep = (arr_week >= 0) & (arr_week < n_weeks) & (cls <= 1)
-    flat = (pid[keep] * 2 + cls[keep]) * n_weeks + arr_week[keep]
-    arrived = np.bincount(flat, minlength=n_paths * 2 * n_weeks).reshape(n_paths, 2, n_weeks)
     out["requests"] = arrived[:, CLASS_NEW, :]
     out["reviews_due"] = arrived[:, CLASS_REVIEW, :]
     for s, name in enumerate(STAGES):
@@ -120,8 +129,6 @@ def weekly_frame(
     out["refused"] = result.exits[:, EXITS.index("refused"), :]
     out["not_issued"] = result.exits[:, EXITS.index("not_issued"), :]
     out["plans_issued"] = result.exits[:, EXITS.index("issued"), :]
-    den = _per_week(pid[issued], ex_week, ok, n_paths, n_weeks)
-    num = _per_week(pid[issued], ex_week, within, n_paths, n_weeks)
     out["plans_issued_ex"] = den
     out["plans_within_20wk_ex"] = num
     with np.errstate(invalid="ignore", divide="ignore"):
