@@ -8,12 +8,15 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting.capacity.config import CapacityConfig, PoolConfig, capacity_config
 from forecasting.capacity.disputes import (
     DISPUTE_COLUMNS,
     add_dispute_columns,
     expected_decisions,
+    reserved_hours_by_year,
     with_dispute_workload,
 )
 from forecasting.capacity.simulate import simulate_capacity
@@ -129,3 +132,22 @@ def test_reservation_follows_the_median_path_not_an_explosive_one() -> None:
     rows = [("X", y, s, v) for y in (2025, 2026) for s, v in enumerate([400.0, 400.0, 40_000.0])]
     paths = pd.DataFrame(rows, columns=["unique_id", "ds", "sample_id", "y"])
     assert with_dispute_workload(cfg, paths) == with_dispute_workload(cfg)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rates=st.lists(st.floats(0, 0.5), min_size=6, max_size=6),
+       hours=st.lists(st.floats(0, 50), min_size=4, max_size=4))
+def test_reserved_hours_are_linear_in_the_rates(rates: list[float], hours: list[float]) -> None:
+    def disputes(scale: float) -> dict:
+        kinds = ("refusals", "plans", "reviews")
+        return {"mediation": {k: scale * r for k, r in zip(kinds, rates[:3], strict=True)},
+                "tribunal": {k: scale * r for k, r in zip(kinds, rates[3:], strict=True)},
+                "mediation_hours": {"caseworker": hours[0], "ep": hours[1]},
+                "tribunal_hours": {"caseworker": hours[2], "ep": hours[3]}}
+
+    dec = expected_decisions(small(), {2025: 400.0, 2026: 500.0})
+    one = reserved_hours_by_year(small(disputes(1.0)), dec)
+    two = reserved_hours_by_year(small(disputes(2.0)), dec)
+    assert (one[["ep", "caseworker"]] >= 0).all().all()
+    np.testing.assert_allclose(two[["ep", "caseworker"]], 2 * one[["ep", "caseworker"]],
+                               rtol=1e-9, atol=1e-9)
