@@ -24,6 +24,7 @@ import pandas as pd
 from forecasting.costs import weekly_staff_cost
 from forecasting.errors import EhcpError
 from forecasting.optimise import OptimisationResult, Staffing, apply_staffing, optimise
+from forecasting.pipeline_levers import calibrate_scenarios, phase_staffing
 from forecasting.reporting.tables import BANDS
 from forecasting.scenarios import Scenario, ScenarioSet, apply_request_changes, load_scenarios
 
@@ -269,7 +270,7 @@ def run_pipeline(
             ctx.update(panel=panel, code=code, history=hist)
         if scenarios.calibration is not None and scenarios.calibration.enabled:
             with bar.step("calibrate capacity"):
-                scenarios = _calibrate(scenarios, panel, code, ctx)
+                scenarios, ctx["calibration"] = calibrate_scenarios(scenarios, panel, code)
                 ctx["scenarios"] = scenarios
         sim0 = scenarios.baseline.capacity.simulation
         last_sim_year = sim0.start.year + sim0.years
@@ -310,8 +311,8 @@ def run_pipeline(
         if search.phase_evaluations > 0:
             with bar.step("phase the plan by financial year",
                           total=search.phase_evaluations) as advance:
-                ctx["phased"] = _phase(scenarios, ctx["optimisation"], paths_for, n_paths, code,
-                                       advance)
+                ctx["phased"] = phase_staffing(scenarios, ctx["optimisation"], paths_for, n_paths,
+                                               code, advance)
         with bar.step("write report"):
             bundle = build_bundle(ctx, notes)
             written = write_report(bundle, target, overwrite=overwrite)
@@ -321,27 +322,6 @@ def run_pipeline(
     return RunResult(out=written, run_id=run_id, summary=summary, notes=notes,
                      optimisation=ctx["optimisation"], seconds=seconds,
                      calibration=ctx.get("calibration"), phased=ctx.get("phased"))
-
-
-def _calibrate(scenarios: ScenarioSet, panel: pd.DataFrame, code: str,
-               ctx: dict[str, Any]) -> ScenarioSet:
-    """Fit the productivity factor to the LA's published timeliness; apply it to every scenario."""
-    from dataclasses import replace
-
-    from forecasting.capacity.calibrate import apply_productivity, calibrate, published_year
-
-    settings = scenarios.calibration
-    assert settings is not None
-    try:
-        published = published_year(panel, code, settings.year)
-    except EhcpError as err:
-        raise EhcpError(err.message, file=scenarios.file, field=err.field, fix=err.fix) from None
-    base = scenarios.baseline.capacity
-    cal = calibrate(base, published, settings, seed=base.simulation.seed)
-    ctx["calibration"] = cal
-    return replace(scenarios, scenarios=tuple(
-        replace(s, capacity=apply_productivity(s.capacity, cal.factor, cal.pools))
-        for s in scenarios))
 
 
 @contextmanager
@@ -472,54 +452,6 @@ def _optimise(scenarios: ScenarioSet, paths_for: Callable[[str], pd.DataFrame], 
     until = None if search.locum_until is None else pd.Timestamp(search.locum_until)
     return optimise(evaluate, _horizon_cost(base, pd.Timestamp(start), until), scenarios.targets.goals,
                     search, on_step=lambda done, total: advance(1))
-
-
-def _optimiser_demand(scenarios: ScenarioSet, paths_for: Callable[[str], pd.DataFrame],
-                      n_paths: int, code: str) -> tuple[Scenario, pd.DataFrame, int]:
-    search = scenarios.targets.search
-    base = scenarios[search.scenario]
-    k = min(search.n_paths, n_paths)
-    demand = _demand_for(base, paths_for, n_paths, code)
-    return base, demand.loc[demand["sample_id"] < k], k
-
-
-def _phase(scenarios: ScenarioSet, flat: OptimisationResult,
-           paths_for: Callable[[str], pd.DataFrame], n_paths: int, code: str,
-           advance: Callable[[int], None]) -> Any:
-    """Phase the flat plan by financial year (see :mod:`forecasting.optimise_phased`)."""
-    from forecasting.optimise import DIMS
-    from forecasting.optimise_phased import PhasedPlan, apply_plan, financial_years, phase_plan
-
-    search = scenarios.targets.search
-    base, demand, k = _optimiser_demand(scenarios, paths_for, n_paths, code)
-    sim = base.capacity.simulation
-    end = pd.Timestamp(sim.start) + pd.Timedelta(days=sim.horizon_days)
-    years = financial_years(max(search.start, sim.start), (end - pd.Timedelta(days=1)).date())
-    seed = base.capacity.simulation.seed
-
-    def evaluate(plan: PhasedPlan) -> pd.DataFrame:
-        cfg = apply_plan(base.capacity, plan)
-        return _simulate(Scenario(base.name, base.description, cfg, base.costs,
-                                  base.request_changes, base.overrides), demand, k, seed, "optimiser")
-
-    # The same weeks as the flat search's cost, each priced at its financial year's levels.
-    weeks = pd.date_range(pd.Timestamp(years[0][1]), end, freq="7D", inclusive="left")
-    which = np.searchsorted(np.array([pd.Timestamp(d) for _, d in years], dtype="datetime64[ns]"),
-                            weeks.to_numpy(), side="right") - 1
-
-    def cost_by_year(plan: PhasedPlan) -> dict[str, float]:
-        level = {d: np.array([getattr(plan.levels[i], d) for i in which], dtype=float)
-                 for d in DIMS}
-        cost = weekly_staff_cost(base.costs, weeks, ep_fte=level["ep_fte"],
-                                 caseworker_fte=level["caseworker_fte"],
-                                 locum_hours=level["locum_hours_per_week"])
-        return {fy: float(cost[which == i].sum()) for i, (fy, _) in enumerate(years)}
-
-    steps = {d: (getattr(search, d)[1] - getattr(search, d)[0]) / (search.grid_points - 1) / 2
-             for d in DIMS}
-    return phase_plan(flat, evaluate, cost_by_year, scenarios.targets.goals, years, steps,
-                      max_evaluations=search.phase_evaluations,
-                      on_step=lambda done, total: advance(1))
 
 
 def _summary(ctx: dict[str, Any]) -> pd.DataFrame:
