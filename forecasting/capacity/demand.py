@@ -19,16 +19,19 @@ Every path's cases depend only on ``(seed, path)``, never on staffing or on the 
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from forecasting.capacity.config import CapacityConfig
 from forecasting.capacity.ehcp import CLASS_NEW, CLASS_REVIEW, STAGES
 from forecasting.capacity.engine import Arrivals
+from forecasting.capacity.engine_heaps import time_order
 from forecasting.errors import EhcpError, EhcpWarning
 
 __all__ = [
@@ -263,12 +266,37 @@ def _pivot(df: pd.DataFrame, years: tuple[int, ...], n_paths: int, measure: str)
 
 
 def _repeat_times(first: np.ndarray, interval: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All ``first + k * interval < end`` (k >= 0), and the index of the item each came from."""
-    k = np.where(first < end, np.ceil((end - first) / interval), 0).astype(np.int64)
-    idx = np.repeat(np.arange(first.shape[0]), k)
-    starts = np.cumsum(k) - k
-    step = np.arange(idx.shape[0]) - np.repeat(starts, k)
-    return first[idx] + step * interval[idx], idx
+    """All ``first + k * interval < end`` (k >= 0), and the index of the item each came from.
+
+    Examples
+    --------
+    >>> t, i = _repeat_times(np.array([0.0, 5.0]), np.array([2.0, 10.0]), np.array([5.0, 4.0]))
+    >>> t.tolist(), i.tolist()
+    ([0.0, 2.0, 4.0], [0, 0, 0])
+    """
+    return _repeat_kernel(np.asarray(first, np.float64), np.asarray(interval, np.float64),
+                          np.asarray(end, np.float64))
+
+
+@njit(cache=True)
+def _repeat_kernel(first, interval, end):
+    # One compiled pass instead of numpy temporaries (ceil, repeat, cumsum, gathers): the same
+    # counts and the same floating-point sums, first + float(k) * interval.
+    n = first.shape[0]
+    k = np.empty(n, np.int64)
+    total = 0
+    for i in range(n):
+        k[i] = math.ceil((end[i] - first[i]) / interval[i]) if first[i] < end[i] else 0
+        total += k[i]
+    times = np.empty(total, np.float64)
+    idx = np.empty(total, np.int64)
+    j = 0
+    for i in range(n):
+        for step in range(k[i]):
+            times[j] = first[i] + float(step) * interval[i]
+            idx[j] = i
+            j += 1
+    return times, idx
 
 
 def _next_phase_deadline(t: np.ndarray, start: date, month_day: str) -> np.ndarray:
@@ -339,7 +367,13 @@ def path_cases(
         cdf = np.cumsum(w) / frac
         pick = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), in_year.size - 1)
         times.append(in_year[pick] + rng.random(n))
-    t = np.sort(np.concatenate(times)) if times else np.zeros(0)
+    t = np.concatenate(times) if times else np.zeros(0)
+    if t.shape[0] > 1:
+        # Times are spread over the days: an O(n) stable ordering beats a comparison sort
+        # (the sorted values are the same).
+        order = np.empty(t.shape[0], np.int64)
+        time_order(t, order, np.empty(t.shape[0], np.int64))
+        t = t[order]
     n_req = t.shape[0]
     groups = pipe.complexity
     cum = np.cumsum([g.share for g in groups])
