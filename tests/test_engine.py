@@ -156,6 +156,28 @@ def test_weekly_counts_agree_with_case_records() -> None:
     assert res.band_names == ("not_yet_due", "late_0_2", "late_2_6", "late_6_plus")
 
 
+def test_records_of_a_looping_network_overflow_and_rerun_the_path() -> None:
+    # Rework 90% of the time: ~10 visits per case, more than the record buffer's first size
+    # (4 per case), so the recording pass runs the path again with a bigger buffer.
+    stages = (Stage("work", "p", Dist("exponential", 6.0)),)
+    net = Network(stages, (Pool("p"),), ("done",), [[0.9, 0.1]])
+    arr = Arrivals.poisson(0.5, 200.0, n_paths=2, seed=8)
+    cap = Capacity.constant([2], [24.0], 400)
+    res = run(net, arr, cap, 400.0, seed=5, record_cases=[0, 1])
+    rec = res.records
+    assert rec is not None
+    for p in range(2):
+        sel = rec["path"] == p
+        finished = ~np.isnan(rec["end"][sel])
+        assert int(finished.sum()) == int(res.events[p])
+        assert sel.sum() > 4 * (arr.offsets[p + 1] - arr.offsets[p])
+        lo, hi = arr.offsets[p], arr.offsets[p + 1]
+        exit_time = res.exit_time[lo:hi]
+        for c in np.flatnonzero(np.isfinite(exit_time)):
+            last = sel & (rec["case"] == c)
+            assert rec["end"][last].max() == exit_time[c]
+
+
 def test_case_states_at_horizon_are_complete() -> None:
     net = single(Dist("exponential", 30.0))
     arr = Arrivals.poisson(2.0, 100.0, n_paths=3, seed=2)
