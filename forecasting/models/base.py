@@ -26,7 +26,7 @@ paths reach 1e11 times the last figure):
   (0.10)), and within the first year a monthly model's noise of at most 0.5;
 - sample paths are the model's own Gaussian on its scale (so their quantiles reproduce
   ``predict``'s bands), with the standardised walk held within :data:`Z_MAX` standard
-  deviations, a bounded draw that only touches one path in about 16,000.
+  deviations, a bounded draw that touches about one value in 16,000.
 """
 
 from __future__ import annotations
