@@ -10,15 +10,20 @@ a ``group`` column, regional) trend:
 2. **Level**: each LA's latest log value, optionally pulled (``smooth``) towards the mean of its
    last ``n_level`` values projected forward along the national trend, so one odd year counts
    less.
-3. **Deviations**: one ridge regression per horizon ``k`` (scikit-learn; the direct strategy),
-   fitted on every LA and every past origin at once, of how the LA's growth over the next ``k``
-   years departed from the national trend, given its own recent growth relative to the nation
-   (last year, the year before, long-run), the regional growth relative to the national and the
-   national acceleration. Features are clipped to the range seen in training, so a year unlike
-   any before cannot be extrapolated wildly.
+3. **Deviations**: a ridge regression (scikit-learn), fitted on every LA, every past origin
+   and every horizon ``k`` up to ``horizons`` at once, of how the LA's growth over the next
+   ``k`` years departed from the national trend *per year* (the departure divided by ``k``),
+   given its own recent growth relative to the nation (last year, the year before, long-run),
+   the regional growth relative to the national and the national acceleration. Features are
+   clipped to the range seen in training, so a year unlike any before cannot be extrapolated
+   wildly. (``pooled=False`` fits one regression per horizon instead, the direct strategy:
+   from a handful of training years their coefficients on the shared national acceleration
+   differed, and forecasts zig-zagged between horizons, e.g. +13% then +7% then +11% a year.
+   Pooled, the rolling-origin MASE of requests went 1.84 -> 1.78, of the stock 1.60 -> 1.68,
+   and the path is a steady rate.)
 
-Forecast: ``log1p(y_T+k) = level + k * trend + f_k(features)``; horizons beyond ``horizons``
-continue the last one's yearly rate. Intervals are Gaussian on the log scale with each horizon's
+Forecast: ``log1p(y_T+k) = level + k * (trend + f(features))``; horizons beyond ``horizons``
+continue the same yearly rate. Intervals are Gaussian on the log scale with each horizon's
 residual spread (degrees-of-freedom corrected).
 """
 
@@ -88,6 +93,9 @@ class GlobalGrowth(Forecaster):
     anomaly : float or None
         A national yearly log change further than this from the median change marks a partial
         or redefined year; the history used starts after the last one (None keeps all).
+    pooled : bool
+        One regression of the yearly deviation for every horizon (a steady path); False fits
+        one per horizon (the direct strategy).
 
     Examples
     --------
@@ -106,7 +114,8 @@ class GlobalGrowth(Forecaster):
 
     def __init__(self, *, horizons: int = 3, alpha: float = 100.0, smooth: float = 0.5,
                  n_level: int = 3, window: int | None = 5, covid: bool = True,
-                 anomaly: float | None = 0.2) -> None:
+                 anomaly: float | None = 0.2, pooled: bool = True) -> None:
+        self.pooled = pooled
         self.horizons = horizons
         self.alpha = alpha
         self.smooth = smooth
@@ -176,6 +185,7 @@ class GlobalGrowth(Forecaster):
         self.models_: dict[int, Any] = {}
         self.sigma_: dict[int, float] = {}
         self.bounds_: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        per_k: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for k in range(1, self.horizons + 1):
             xs, ys = [], []
             for j, t in enumerate(cols):
@@ -187,12 +197,27 @@ class GlobalGrowth(Forecaster):
                 ys.append(target[ok])
             if not xs or sum(len(x) for x in xs) < 10:
                 break
-            x_all, y_all = pd.concat(xs).to_numpy(), pd.concat(ys).to_numpy()
-            # No intercept: deviations from the national trend average zero by construction, and
-            # a fitted one only soaks up the few training years' shocks (the 2020 dip).
-            model = make_pipeline(StandardScaler(), Ridge(alpha=self.alpha, fit_intercept=False))
-            model.fit(x_all, y_all)
-            resid = y_all - model.predict(x_all)
+            per_k[k] = (pd.concat(xs).to_numpy(), pd.concat(ys).to_numpy())
+        self.scale_: dict[int, float] = {}
+        if self.pooled and per_k:
+            # One regression of the deviation per year, pooled over the horizons: every
+            # horizon's forecast is k times the same yearly rate, so the path cannot zig-zag
+            # as separately fitted horizons did (their coefficients on the shared national
+            # acceleration differed by sign from a handful of training years).
+            x_pool = np.concatenate([x for x, _ in per_k.values()])
+            y_pool = np.concatenate([y / k for k, (_, y) in per_k.items()])
+            pooled = make_pipeline(StandardScaler(), Ridge(alpha=self.alpha, fit_intercept=False))
+            pooled.fit(x_pool, y_pool)
+        for k, (x_all, y_all) in per_k.items():
+            if self.pooled:
+                model, self.scale_[k] = pooled, float(k)
+            else:
+                # No intercept: deviations from the national trend average zero by
+                # construction, and a fitted one only soaks up the few training years' shocks.
+                model = make_pipeline(StandardScaler(), Ridge(alpha=self.alpha, fit_intercept=False))
+                model.fit(x_all, y_all)
+                self.scale_[k] = 1.0
+            resid = y_all - self.scale_[k] * model.predict(x_all)
             self.models_[k] = model
             self.bounds_[k] = (x_all.min(axis=0), x_all.max(axis=0))
             n, p = len(resid), x_all.shape[1] + 1
@@ -220,7 +245,8 @@ class GlobalGrowth(Forecaster):
         for k in range(1, h + 1):
             if usable and k <= kmax:
                 lo, hi = self.bounds_[k]
-                dev = float(self.models_[k].predict(np.clip(x.to_numpy(), lo, hi))[0])
+                dev = self.scale_[k] * float(
+                    self.models_[k].predict(np.clip(x.to_numpy(), lo, hi))[0])
                 growth[k - 1] = k * trend + dev
                 sd[k - 1] = self.sigma_[k]
             elif usable:
