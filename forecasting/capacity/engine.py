@@ -37,12 +37,14 @@ contiguous, writeable int64/float64 arrays so that one cached kernel serves ever
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
 import numpy as np
+from numba import njit
 
 from forecasting.capacity.distributions import path_keys
 from forecasting.capacity.engine_inputs import Arrivals, Capacity
@@ -336,19 +338,21 @@ def _check_inputs(network: Network, arrivals: Arrivals, capacity: Capacity,
             raise EhcpError(f"arrivals.{name} has {getattr(a, name).shape[0]} values for "
                             f"{a.n_cases} cases", field=f"arrivals.{name}",
                             fix="give one value per case")
-    if not np.all(np.isfinite(a.time)):
+    bad = _case_checks(a.time, a.stage, a.case_class, a.work_multiplier, a.deadline,
+                       network.n_stages)
+    if bad[0]:
         raise EhcpError("arrival times must be finite numbers of days", field="arrivals.time",
                         fix="drop or date the cases with no arrival time")
-    if a.n_cases and (a.stage.min() < 0 or a.stage.max() >= network.n_stages):
+    if bad[1]:
         raise EhcpError(f"entry stage out of range 0..{network.n_stages - 1}",
                         field="arrivals.stage", fix="use an index into network.stages")
-    if a.n_cases and a.case_class.min() < 0:
+    if bad[2]:
         raise EhcpError("case classes must be 0 or more", field="arrivals.case_class",
                         fix="number the classes from 0")
-    if np.any(~np.isfinite(a.work_multiplier)) or np.any(a.work_multiplier < 0):
+    if bad[3]:
         raise EhcpError("work multipliers must be finite and non-negative",
                         field="arrivals.work_multiplier", fix="check the complexity weights")
-    if np.any(np.isnan(a.deadline)):
+    if bad[4]:
         raise EhcpError("deadlines must not be missing (use inf for none)",
                         field="arrivals.deadline", fix="give a deadline or inf")
     shape = capacity.servers.shape
@@ -358,6 +362,26 @@ def _check_inputs(network: Network, arrivals: Arrivals, capacity: Capacity,
                         f"expected ({a.n_paths} or 1, {network.n_pools}, days >= 1)",
                         field="capacity", fix="one row per path (or one shared), one per pool")
     _check_edges(late_edges_weeks, "late_edges_weeks")
+
+
+@njit(cache=True, nogil=True)
+def _case_checks(time, stage, case_class, mult, deadline, n_stages):
+    """Which per-case checks fail, in one pass over the cases (numpy would make one pass and
+    one temporary per check, on the main thread while the engine's threads wait): non-finite
+    time, stage out of range, negative class, bad work multiplier, missing deadline."""
+    bad = np.zeros(5, np.bool_)
+    for i in range(time.shape[0]):
+        if not math.isfinite(time[i]):
+            bad[0] = True
+        if stage[i] < 0 or stage[i] >= n_stages:
+            bad[1] = True
+        if case_class[i] < 0:
+            bad[2] = True
+        if not (math.isfinite(mult[i]) and mult[i] >= 0.0):
+            bad[3] = True
+        if math.isnan(deadline[i]):
+            bad[4] = True
+    return bad
 
 
 def _check_edges(edges: tuple[float, ...], name: str) -> None:
