@@ -301,3 +301,12 @@ def test_time_order_is_a_stable_argsort() -> None:
         order = np.empty(len(t), np.int64)
         time_order(t, order, np.empty(len(t), np.int64))
         np.testing.assert_array_equal(order, np.argsort(t, kind="stable"))
+
+
+def test_path_keys_are_numpys_spawned_children() -> None:
+    from forecasting.capacity.distributions import path_keys
+
+    children = np.random.SeedSequence(11).spawn(7)
+    expected = [c.generate_state(1, np.uint64)[0] for c in children]
+    assert path_keys(11, 0, 7).tolist() == expected
+    assert path_keys(11, 4, 3).tolist() == expected[4:]

@@ -193,7 +193,10 @@ def path_keys(seed: int, first_path: int, n_paths: int) -> np.ndarray:
     >>> bool((path_keys(1, 3, 2) == path_keys(1, 0, 5)[3:]).all())
     True
     """
-    children = np.random.SeedSequence(seed).spawn(first_path + n_paths)[first_path:]
+    # Child i of SeedSequence(seed).spawn(...) is SeedSequence(seed, spawn_key=(i,)): build only
+    # the block's children instead of spawning all those before it.
+    children = [np.random.SeedSequence(seed, spawn_key=(i,))
+                for i in range(first_path, first_path + n_paths)]
     return np.array([c.generate_state(1, np.uint64)[0] for c in children], dtype=np.uint64)
 
 
