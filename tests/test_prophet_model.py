@@ -94,3 +94,16 @@ def test_annual_fit_has_no_seasonality_and_matches_plain_prophet() -> None:
     future = pd.DataFrame({"ds": pd.to_datetime(["2025-01-01", "2026-01-01"])})
     expect = np.expm1(ref.predict(future)["yhat"].to_numpy())
     np.testing.assert_allclose(model.predict(2)["yhat"], expect, rtol=1e-6)
+
+
+def test_monthly_paths_reproduce_the_bands() -> None:
+    model = ProphetModel().fit(_monthly(seed=7, years=3))
+    fc = model.predict(12, level=(80,))
+    paths = model.simulate(12, n_paths=2000, seed=5)
+    assert paths["ds"].dt.month.tolist()[:12] == [*range(1, 13)]
+    both = paths.merge(fc, on=["unique_id", "ds"])
+    inside = ((both["y"] >= both["lo_80"]) & (both["y"] <= both["hi_80"])).groupby(both["ds"]).mean()
+    assert inside.between(0.77, 0.83).all(), inside
+    # Joint across months: a path high in January tends to stay high (the level drifts).
+    wide = paths.pivot(index="sample_id", columns="ds", values="y")
+    assert np.corrcoef(wide.iloc[:, 0], wide.iloc[:, 11])[0, 1] > 0.1
