@@ -161,7 +161,9 @@ def run_backtest(measure: str, *, la: str | None = None, models: Sequence[str] |
         get_model(m)
     folder = output_folder(out) if out is not None else None
     panel = load_panel(data_dir)
-    history = la_history(panel, measure_name)
+    from forecasting.models.leading import add_drivers
+
+    history = add_drivers(la_history(panel, measure_name), panel, measure_name)
     cv = cross_validation(history, h=h, n_windows=n_windows, models=names, level=(80, 95))
     scope = "all LAs"
     if la is not None:

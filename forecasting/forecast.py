@@ -395,7 +395,10 @@ def la_forecast(la: str, measure: str, h: int = 5, model: str = "auto",
     panel = load_panel(data_dir)
     code = find_la(panel, la)
     name = str(panel.loc[panel["unique_id"] == code, "name"].iloc[-1])
-    history = la_history(panel, measure_name)
+    from forecasting.models.leading import add_drivers
+
+    # With the measure's leading drivers, auto can use the requests-led models.
+    history = add_drivers(la_history(panel, measure_name), panel, measure_name)
     uid = la_series_id(history, code)
     fc = forecast(history, h=h, model=model)
     mine = fc[fc["unique_id"] == uid].reset_index(drop=True)

@@ -134,6 +134,15 @@ def test_stockflow_falls_back_for_las_without_flows() -> None:
     pd.testing.assert_frame_equal(sims, model.simulate(2, n_paths=20, seed=3))
 
 
+def test_stockflow_falls_back_for_one_year_of_flows_after_a_gap() -> None:
+    df = _stock()
+    gap = (df["unique_id"] == "la2") & (df["ds"] == 2023)
+    df.loc[gap, ["new_plans_prev", "requests_prev"]] = np.nan  # only 2023's flows after it
+    model = LeadStockFlow(conversion={"driver_model": "log_drift"}).fit(df)
+    assert model.describe()["fallback"] == ["la2"]
+    assert len(model.predict(2)) == 8
+
+
 def test_add_drivers_lags_the_flows_for_the_stock() -> None:
     panel = pd.DataFrame({"unique_id": "E1", "level": "la", "breakdown": "all",
                           "measure": ["new_plans", "new_plans", "requests_received"],

@@ -17,7 +17,8 @@ How it works (per measure: one fit sees one measure's series):
    wide as the errors really were, skewed as count errors are, and grow in proportion to the
    horizon as a misjudged trend's errors do). Pooling matters: three windows leave a single
    year of 3-year-ahead errors, too few for a tail quantile (80% intervals covered 69-71% of
-   new plans and stock outcomes calibrated horizon by horizon).
+   new plans and stock outcomes calibrated horizon by horizon). Horizons beyond the backtest
+   scale the last one's quantiles by ``sqrt(h / H)``.
 4. Refit the chosen candidates on the whole history and combine.
 
 :func:`select` (with :func:`choose_weights` and :func:`calibrate`) is a plain function of a
@@ -109,8 +110,8 @@ def _periods_between(a: Any, b: Any) -> int:
 
 def select(cv: pd.DataFrame, history: pd.DataFrame, origin: Any,
            candidates: Sequence[str], *, top_k: int = 3, n_windows: int = 3, min_obs: int = 5,
-           prior: Sequence[str] = PRIOR,
-           level: Sequence[int] = (50, 80, 95)) -> tuple[dict[str, float], pd.DataFrame]:
+           prior: Sequence[str] = PRIOR, level: Sequence[int] = (50, 80, 95),
+           horizon: int = 3) -> tuple[dict[str, float], pd.DataFrame]:
     """Weights and interval calibration for a forecast made at ``origin``.
 
     Uses only the backtest rows with a cutoff before ``origin`` and an outcome at or before it,
@@ -126,7 +127,8 @@ def select(cv: pd.DataFrame, history: pd.DataFrame, origin: Any,
         inner = known[known["cutoff"].isin(window)]
         pool = [m for m in prior if m in candidates] or list(candidates)
         weights = {m: 1.0 / len(pool) for m in pool}
-    calib = calibrate(inner, weights, level=level) if len(inner) else pd.DataFrame(columns=["n"])
+    calib = (calibrate(inner, weights, level=level, horizon=horizon) if len(inner)
+             else pd.DataFrame(columns=["n"]))
     return weights, calib
 
 
@@ -173,7 +175,7 @@ def _horizon(ds: pd.Series, cutoff: pd.Series) -> np.ndarray:
 
 
 def calibrate(cv: pd.DataFrame, weights: dict[str, float],
-              level: Sequence[int] = (80, 95)) -> pd.DataFrame:
+              level: Sequence[int] = (80, 95), horizon: int = 0) -> pd.DataFrame:
     """Empirical quantiles of the combination's log errors, per unit of horizon, pooled.
 
     Each error ``log1p(y) - log1p(yhat)`` is divided by its horizon; the quantiles of all of
@@ -181,8 +183,10 @@ def calibrate(cv: pd.DataFrame, weights: dict[str, float],
     proportion to the horizon, and one pool gives the tails several years of errors rather
     than the one year of 3-year-ahead errors three windows hold).
 
-    Returns a table indexed by horizon with columns ``q<tau>`` (for each level's two tails and
-    the median ``q0.5``) and ``n`` (the number of errors behind them: the whole pool).
+    Returns a table indexed by horizon (those in ``cv`` and up to ``horizon``, the horizon the
+    ensemble is backtested at: a late origin's windows may hold only 1-year-ahead errors) with
+    columns ``q<tau>`` (for each level's two tails and the median ``q0.5``) and ``n`` (the
+    number of errors behind them: the whole pool).
 
     Examples
     --------
@@ -200,7 +204,7 @@ def calibrate(cv: pd.DataFrame, weights: dict[str, float],
     taus = sorted({0.5, *[(100 - lv) / 200 for lv in level], *[1 - (100 - lv) / 200 for lv in level]})
     per_step = (frame["e"] / frame["h"]).to_numpy()
     rows = {}
-    for h in sorted(frame["h"].unique()):
+    for h in sorted({*frame["h"].unique(), *range(1, horizon + 1)} if len(frame) else ()):
         rows[int(h)] = {**{f"q{t:g}": float(np.quantile(per_step, t)) * int(h) for t in taus},
                         "n": len(per_step)}
     return pd.DataFrame.from_dict(rows, orient="index").sort_index()
@@ -211,14 +215,19 @@ def apply_calibration(yhat: np.ndarray, horizon: np.ndarray, calib: pd.DataFrame
     """Bounds ``lo_<l>``/``hi_<l>`` from calibrated log-error quantiles (see :func:`calibrate`).
 
     Quantiles widen monotonically with the horizon; beyond the calibrated horizons the last
-    one's are scaled by ``h / H`` (errors grow in proportion to the horizon, as in
-    :func:`calibrate`). Returns None-free arrays aligned with ``yhat``.
+    one's are scaled by ``sqrt(h / H)``. Returns None-free arrays aligned with ``yhat``.
     """
     usable = calib[calib["n"] >= _MIN_RESIDUALS] if len(calib) else calib
     if usable.empty:
         usable = calib
-    hs = usable.index.to_numpy()
     out: dict[str, np.ndarray] = {}
+    if usable.empty:
+        # No backtest errors at all: no calibrated width to give (AutoEnsemble then uses its
+        # members' own bounds; a backtest shows the gap as zero-width bands).
+        for lv in level:
+            out[f"lo_{lv}"], out[f"hi_{lv}"] = np.array(yhat, float), np.array(yhat, float)
+        return out
+    hs = usable.index.to_numpy()
     base = np.log1p(np.clip(yhat, 0, None))
     for lv in level:
         t_lo, t_hi = (100 - lv) / 200, 1 - (100 - lv) / 200
@@ -230,7 +239,10 @@ def apply_calibration(yhat: np.ndarray, horizon: np.ndarray, calib: pd.DataFrame
             if j < len(hs) and hs[j] == h:
                 ql, qh = lo_q[j], hi_q[j]
             elif h > hs[-1]:
-                f = h / hs[-1]
+                # Beyond the backtest nothing says how errors grow: the last calibrated
+                # horizon's, widened like a random walk's (linear growth, right within the
+                # backtest, made 5-year 95% bands span an eightfold range).
+                f = np.sqrt(h / hs[-1])
                 ql, qh = lo_q[-1] * f, hi_q[-1] * f
             else:
                 ql, qh = lo_q[min(j, len(hs) - 1)], hi_q[min(j, len(hs) - 1)]
@@ -244,7 +256,7 @@ def apply_calibration(yhat: np.ndarray, horizon: np.ndarray, calib: pd.DataFrame
 def backtest_auto(cv: pd.DataFrame, history: pd.DataFrame, origins: Sequence[Any],
                   candidates: Sequence[str] = DEFAULT_CANDIDATES, *, top_k: int = 3,
                   n_windows: int = 3, min_obs: int = 5,
-                  level: Sequence[int] = (80, 95)) -> pd.DataFrame:
+                  level: Sequence[int] = (80, 95), horizon: int = 3) -> pd.DataFrame:
     """The auto ensemble's rolling-origin forecasts, from its candidates' backtest columns.
 
     ``cv`` must hold every candidate's forecasts at the origins and at the ``n_windows``
@@ -256,7 +268,7 @@ def backtest_auto(cv: pd.DataFrame, history: pd.DataFrame, origins: Sequence[Any
     rows = []
     for t in origins:
         weights, calib = select(cv, history, t, candidates, top_k=top_k, n_windows=n_windows,
-                                min_obs=min_obs, level=level)
+                                min_obs=min_obs, level=level, horizon=horizon)
         outer = cv[cv["cutoff"] == t].copy()
         outer["auto"] = combine(outer, weights).to_numpy()
         bounds = apply_calibration(outer["auto"].to_numpy(),
@@ -323,7 +335,7 @@ class AutoEnsemble(Forecaster):
             cv = cross_validation(df, h=self.horizon, cutoffs=window, models=cands)
             self.weights_, self.calibration_ = select(
                 cv, df, origin, cands, top_k=self.top_k, n_windows=self.n_windows,
-                min_obs=self.min_obs, prior=self.prior)
+                min_obs=self.min_obs, prior=self.prior, horizon=self.horizon)
         else:
             self.weights_ = {"naive": 1.0}
         self.fitted_: dict[str, list[tuple[str, Forecaster]]] = {

@@ -219,7 +219,9 @@ class GlobalGrowth(Forecaster):
                 self.scale_[k] = 1.0
             resid = y_all - self.scale_[k] * model.predict(x_all)
             self.models_[k] = model
-            self.bounds_[k] = (x_all.min(axis=0), x_all.max(axis=0))
+            # Pooled: one clipping range for every horizon, or the rate would differ by k.
+            x_rng = x_pool if self.pooled else x_all
+            self.bounds_[k] = (x_rng.min(axis=0), x_rng.max(axis=0))
             n, p = len(resid), x_all.shape[1] + 1
             self.sigma_[k] = float(np.sqrt(np.sum(resid**2) / max(n - p, 1)))
         self.state_: dict[str, tuple[float, float, Any]] = {}

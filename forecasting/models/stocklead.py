@@ -120,9 +120,13 @@ class LeadStockFlow(Forecaster):
             u: float(stock.loc[u, last[u]]) for u in ready}  # type: ignore[arg-type]
         self.conv_: Conversion | None = None
         if ready:
-            runs = flow_hist[flow_hist["unique_id"].isin(ready)]
+            runs = _consecutive(flow_hist[flow_hist["unique_id"].isin(ready)])
+            # A single year of flows since a gap is too short for a conversion ratio.
+            runs = runs[runs.groupby("unique_id")["ds"].transform("size") >= Conversion.min_length]
+            ready = [u for u in ready if u in set(runs["unique_id"])]
+        if ready:
             self.conv_ = Conversion(**(self.conversion or {})).fit(
-                _consecutive(runs)[["unique_id", "ds", "y", "requests"]])
+                runs[["unique_id", "ds", "y", "requests"]])
             self.ready_: list[str] = [u for u in ready if u not in set(self.conv_.fallback_ids_)]
         else:
             self.ready_ = []
