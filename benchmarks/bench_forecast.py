@@ -8,6 +8,12 @@ every model, the best simple baseline, and whether ``model="auto"`` meets its ta
 (MASE at least 15% below the best baseline and below ETS, ARIMA and Prophet; 80% coverage in
 75-85%). Figures are printed as measured, misses included.
 
+Each measure's frame carries its leading drivers (``forecasting.models.leading.add_drivers``:
+new plans get the same year's requests, the January stock the previous calendar year's new
+plans and requests, each on the row of the release that published it, so a cut at an origin
+sees nothing later), and ``auto`` chooses among that measure's candidates
+(``forecasting.models.ensemble.default_candidates``); every simple baseline is scored as well.
+
 ``auto`` is scored exactly as ``AutoEnsemble.fit`` would choose and calibrate at each origin
 (``forecasting.models.ensemble.select``: weights and error quantiles from its candidates'
 forecasts at the three cutoffs before the origin, scored only on outcomes up to the origin), reusing the candidates' backtest forecasts

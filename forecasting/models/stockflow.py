@@ -22,6 +22,11 @@ in-sample mean absolute year-on-year change): this model with its defaults score
 3-year log drift, the best simple baseline: the identity adds structure (and the means to feed
 new-plan forecasts through to the stock) rather than accuracy.
 
+The registered ``"stockflow"`` model (an ``auto`` candidate for the stock) is
+:class:`forecasting.models.stocklead.LeadStockFlow`: the same identity, with new plans led by
+requests and every input known at its row's date; this class stays for the flow paths and
+for new-plan forecasts passed in.
+
 New-plan forecasts from another model (e.g. ``forecasting.forecast`` on ``new_plans``) can
 replace the rate-based ones: pass ``new_plans=`` to :meth:`StockFlow.predict`,
 :meth:`StockFlow.simulate` or :meth:`StockFlow.simulate_flows`.
