@@ -1,7 +1,7 @@
 """Two steps of the main job: calibrating capacity to SEN2 and phasing the staffing plan.
 
-:func:`calibrate_scenarios` fits the productivity factor to the LA's published % of new plans
-within 20 weeks (:mod:`forecasting.capacity.calibrate`) and applies it to every scenario;
+:func:`calibrate_scenarios` fits each pool's productivity factor to the LA's published figures
+(new plans issued, annual review decisions) (:mod:`forecasting.capacity.calibrate`) and applies it to every scenario;
 :func:`phase_staffing` turns the optimiser's flat plan into extra staff per financial year
 (:mod:`forecasting.optimise_phased`), simulating candidates as the flat search does.
 """
@@ -29,19 +29,19 @@ __all__ = ["calibrate_scenarios", "phase_staffing"]
 
 def calibrate_scenarios(scenarios: ScenarioSet, panel: pd.DataFrame,
                         code: str) -> tuple[ScenarioSet, Calibration]:
-    """Fit the productivity factor to the LA's published timeliness; apply it to every scenario.
+    """Fit each pool's productivity factor to the LA's published year; apply them to every scenario.
 
     Returns
     -------
     (ScenarioSet, Calibration)
-        The scenarios with each pool's ``productivity`` scaled, and the calibration.
+        The scenarios with each pool's ``productivity`` scaled by its factor, and the calibration.
 
     Raises
     ------
     EhcpError
         When the panel has no published timeliness for the LA (or the year asked for).
     """
-    from forecasting.capacity.calibrate import apply_productivity, calibrate, published_year
+    from forecasting.capacity.calibrate import calibrate, published_year
 
     settings = scenarios.calibration
     if settings is None:
@@ -54,7 +54,7 @@ def calibrate_scenarios(scenarios: ScenarioSet, panel: pd.DataFrame,
     base = scenarios.baseline.capacity
     cal = calibrate(base, published, settings, seed=base.simulation.seed)
     calibrated = replace(scenarios, scenarios=tuple(
-        replace(s, capacity=apply_productivity(s.capacity, cal.factor, cal.pools))
+        replace(s, capacity=cal.apply(s.capacity))
         for s in scenarios))
     return calibrated, cal
 

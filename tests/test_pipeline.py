@@ -33,7 +33,8 @@ def run(tmp_path_factory: pytest.TempPathFactory):
         "mediation": {"refusals": 0.1}, "tribunal": {"refusals": 0.02, "plans": 0.02},
         "mediation_hours": {"caseworker": 6}, "tribunal_hours": {"caseworker": 30, "ep": 7}}}
     data["costs"]["disputes"] = {"mediation_gbp": 600, "tribunal_gbp": 5000}
-    data["calibration"] = {"n_paths": 2, "max_evaluations": 5, "tolerance_pct_points": 2}
+    data["calibration"] = {"n_paths": 2, "max_evaluations": 4, "rounds": 1,
+                           "tolerance_share": 0.05}
     data["targets"]["search"].update(ep_fte=[0, 12], caseworker_fte=[0, 12], max_evaluations=6,
                                      n_paths=3, phase_evaluations=3)
     config = tmp_path_factory.mktemp("config") / "levers.yaml"
@@ -98,10 +99,17 @@ def test_calibration_is_reported(run) -> None:
     cal = run.calibration
     assert cal is not None and cal.year == 2024
     assert round(cal.published_pct, 1) == 9.3  # DfE SEN2: Leeds, 67 of 717 in 2024
+    assert cal.published["plans_issued"] == 773  # SEN2 new plans, Leeds 2024
+    assert cal.routing["p_refused"] == pytest.approx(0.18)
     table = pd.read_csv(run.out / "tables" / "calibration.csv")
-    assert set(table["period_type"]) == {"calendar"} and len(table) == len(cal.trials)
+    assert set(table["period_type"]) == {"calendar"}
+    assert table["published (DfE SEN2)"].tolist()[:3] == [2028, 356, 773]
+    trials = pd.read_csv(run.out / "tables" / "calibration_trials.csv")
+    assert len(trials) == len(cal.trials)
     html = (run.out / "report.html").read_text()
-    assert "productivity factor" in html and "Calibrated to CY 2024" in html
+    assert "productivity factors" in html and "Calibrated to CY 2024" in html
+    # Every scenario runs with the calibrated factors.
+    assert run.calibration.factors["ep"] > 0
 
 
 @pytest.mark.slow

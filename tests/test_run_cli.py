@@ -79,8 +79,10 @@ def test_summary_prints_the_calibration_and_the_phased_plan(
 
     from forecasting.pipeline import RunResult
 
-    cal = SimpleNamespace(year=2024, published_pct=9.34, simulated_pct=9.1, uncalibrated_pct=100.0,
-                          factor=0.512)
+    figures = {"plans_issued": 773.0, "requests_decided": 2028.0, "reviews_decided": 2159.0,
+               "pct_within_20wk": 9.34}
+    cal = SimpleNamespace(year=2024, factors={"ep": 0.384, "caseworker": 0.41}, converged=True,
+                          published=figures, replay={**figures, "pct_within_20wk": 0.04})
     phased = SimpleNamespace(message="Phased plan by financial year: 2026-27: +1 EP.")
     result = RunResult(out=tmp_path, run_id="r", summary=pd.DataFrame({"scenario": ["baseline"]}),
                        calibration=cal, phased=phased)
@@ -88,6 +90,7 @@ def test_summary_prints_the_calibration_and_the_phased_plan(
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["run", "--config", str(FIXTURES / "small.yaml"), "--no-progress"]) == 0
     printed = " ".join(capsys.readouterr().out.split())
-    assert "Calibration (CY 2024, DfE SEN2): published 9.3% vs simulated 9.1%" in printed
-    assert "productivity factor 0.51" in printed
+    assert ("Calibration (CY 2024, DfE SEN2): productivity factors EP 0.38, caseworker 0.41; "
+            "replay vs published: new plans 773 vs 773") in printed
+    assert "% of new plans within 20 weeks 0.0% vs 9.3%" in printed
     assert "Optimiser: Phased plan by financial year: 2026-27: +1 EP." in printed

@@ -166,5 +166,7 @@ def test_calibration_section_is_validated_with_its_path() -> None:
     with pytest.raises(EhcpError) as err:
         scenario_set(data, "c.yaml")
     assert err.value.field == "calibration.n_path" and "n_paths" in (err.value.fix or "")
-    data["calibration"] = {"n_paths": 3, "pools": ["ep"]}
-    assert scenario_set(data, "c.yaml").calibration.pools == ("ep",)
+    data["calibration"] = {"n_paths": 3, "caseworker_target": "none",
+                           "replay_staff": {"ep": {"vacant_fte": 0}}}
+    cal = scenario_set(data, "c.yaml").calibration
+    assert cal.caseworker_target == "none" and cal.replay_staff == {"ep": {"vacant_fte": 0}}

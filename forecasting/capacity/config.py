@@ -295,8 +295,9 @@ class PoolConfig(_Model):
     locum_hours: tuple[LocumChange, ...] = ()
     cost_per_fte_year: float = Field(default=0.0, ge=0.0, le=10_000_000.0)
     locum_cost_per_hour: float = Field(default=0.0, ge=0.0, le=100_000.0)
-    #: Share of the laid-out hours that turn into pipeline work (calibrated: see
-    #: :mod:`forecasting.capacity.calibrate`); 1 takes the config's hours at face value.
+    #: Share of the in-house staff's laid-out hours that turn into pipeline work (calibrated:
+    #: see :mod:`forecasting.capacity.calibrate`); 1 takes the config's hours at face value.
+    #: Locum hours are not scaled: they are bought as delivered work (e.g. assessments a month).
     productivity: float = Field(default=1.0, gt=0.0, le=5.0)
     #: Hours a week taken by statutory work outside the pipeline (mediation and tribunals:
     #: :func:`forecasting.capacity.disputes.with_dispute_workload` fills this in).
@@ -335,12 +336,15 @@ class InitialCaseload(_Model):
     Either a case-level extract (``extract``: a CSV in the case schema) or an estimate from SEN2
     figures: ``share_late`` of the plans in progress are already past 20 weeks, by
     ``mean_weeks_late`` on average (Leeds issued 9.3% within 20 weeks in 2024, DfE SEN2).
+    ``late_cases``, when set, is the number of late open cases itself (e.g. from published
+    counts) instead of the Little's-law estimate from ``share_late``.
     """
 
     extract: Path | None = None
     in_time_cases: float | None = Field(default=None, ge=0.0, le=MAX_REQUESTS_PER_YEAR)
     share_late: float = Field(default=0.0, ge=0.0, le=1.0)
     mean_weeks_late: float = Field(default=8.0, ge=0.0, le=260.0)
+    late_cases: float | None = Field(default=None, ge=0.0, le=MAX_REQUESTS_PER_YEAR)
     late_stage_mix: dict[Literal["decision", "advice", "draft", "final"], float] = Field(
         default_factory=lambda: {"advice": 0.6, "draft": 0.3, "final": 0.1}  # type: ignore[arg-type,return-value]
     )

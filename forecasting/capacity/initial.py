@@ -7,7 +7,7 @@ or any frame with ``stage`` and ``age_days`` columns). Without one, the caseload
   ``requests per year x 20 / 52``), ages spread evenly over 0-20 weeks and the stage following
   the statutory milestones (decision by week 6, advice by week 12, draft by week 16);
 - cases already late (the backlog): by Little's law, ``plans a year x share_late x
-  mean_weeks_late / 52``, each ``20 weeks + Exponential(mean_weeks_late)`` old, in stages by
+  mean_weeks_late / 52`` (or ``late_cases`` when given), each ``20 weeks + Exponential(mean_weeks_late)`` old, in stages by
   ``late_stage_mix`` (e.g. ``share_late = 0.907`` for Leeds 2024: 9.3% issued within 20 weeks);
 - ``reviews_overdue`` annual reviews already past their 4-week limit, by up to 26 weeks.
 
@@ -94,7 +94,9 @@ def estimated_caseload(config: CapacityConfig, path: int, seed: int,
     in_time = _cases(age, stage, config, rng)
 
     plans = requests_per_year * (1.0 - pipe.p_refused) * (1.0 - pipe.p_not_issued)
-    n_late = int(rng.poisson(plans * init.share_late * init.mean_weeks_late / 52.0))
+    expected_late = (plans * init.share_late * init.mean_weeks_late / 52.0
+                     if init.late_cases is None else init.late_cases)
+    n_late = int(rng.poisson(expected_late))
     late_age = final_days + rng.exponential(max(init.mean_weeks_late, 1e-9) * 7.0, n_late)
     names = list(init.late_stage_mix)
     probs = np.array([init.late_stage_mix[k] for k in names])

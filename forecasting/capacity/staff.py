@@ -6,7 +6,8 @@ vacancies are advertised and filled after a recruitment lag with some success ra
 round is re-advertised), new starters ramp up linearly, trainees qualify into new posts after
 their training, and locum / agency hours are added by date. The staffing process moves in weeks;
 capacity is then laid out by calendar day, lowered in school holidays for term-time contracts,
-scaled by the pool's ``productivity`` (the calibrated effective-capacity factor) and reduced by
+in-house hours scaled by the pool's ``productivity`` (the calibrated effective-capacity factor;
+locum hours are bought as delivered work and not scaled), and reduced by
 its ``reserved_hours`` (mediation and tribunal work outside the pipeline).
 
 A "server" is one FTE-equivalent at the pool's statutory hours per day; fractional FTE is carried
@@ -211,10 +212,13 @@ def simulate_pool(
                           before=0.0)
     locum = locum / 7.0
     effective = effective_w[:, day_week]
-    hours = effective * pool.hours_per_fte_day() * availability[None, :] + locum[None, :]
+    in_house = effective * pool.hours_per_fte_day() * availability[None, :]
     # Both adjustments are skipped at their defaults so the hours stay bit-for-bit as before.
+    # Productivity scales in-house hours only: locum hours are bought as delivered work (an
+    # agency contract's assessments a month), so time lost in-house does not apply to them.
     if pool.productivity != 1.0:
-        hours = hours * pool.productivity
+        in_house = in_house * pool.productivity
+    hours = in_house + locum[None, :]
     if pool.reserved_hours:
         reserved = step_calendar([(c.date, c.hours_per_week) for c in pool.reserved_hours],
                                  start, n_days, before=0.0) / 7.0

@@ -53,11 +53,16 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         if result.calibration is not None:
             cal = result.calibration
-            console.print(f"Calibration (CY {cal.year}, DfE SEN2): published {cal.published_pct:.1f}% "
-                          f"vs simulated {cal.simulated_pct:.1f}% of new plans within 20 weeks "
-                          f"(face value {cal.uncalibrated_pct:.1f}%); productivity factor "
-                          f"{cal.factor:.2f}: staff get {100 * cal.factor:.0f}% as much statutory "
-                          "work done per hour as the config assumes.", markup=False)
+            pub, rep = cal.published, cal.replay
+            console.print(
+                f"Calibration (CY {cal.year}, DfE SEN2): productivity factors EP "
+                f"{cal.factors['ep']:.2f}, caseworker {cal.factors['caseworker']:.2f}"
+                f"{'' if cal.converged else ' (not converged)'}; replay vs published: new "
+                f"plans {rep['plans_issued']:,.0f} vs {pub['plans_issued']:,.0f}, requests "
+                f"decided {rep['requests_decided']:,.0f} vs {pub['requests_decided']:,.0f}, "
+                f"annual review decisions {rep['reviews_decided']:,.0f} vs "
+                f"{pub['reviews_decided']:,.0f}, % of new plans within 20 weeks "
+                f"{rep['pct_within_20wk']:.1f}% vs {pub['pct_within_20wk']:.1f}%.", markup=False)
         if result.optimisation is not None:
             console.print(f"Optimiser: {result.optimisation.message}", markup=False)
         if result.phased is not None:

@@ -180,15 +180,13 @@ def build_bundle(ctx: dict[str, Any], notes: list[str]) -> ReportBundle:
                             note=phased.message, synthetic=synth))
     cal = ctx.get("calibration")
     if cal is not None:
-        trials = cal.trials.rename(columns={
-            "factor": "productivity factor", "simulated_pct": "simulated % within 20 weeks",
-            "published_pct": "published % within 20 weeks",
-            "simulated_plans": "simulated plans issued (per path)",
-            "published_plans": "published plans issued"})
+        tables.append(Table("calibration", "Calibration: the replayed calendar year against DfE "
+                            "SEN2 (counts per year)", cal.comparison(), note=cal.describe()))
+        trials = cal.trials.copy()
         trials.insert(0, "period_type", "calendar")
         trials.insert(1, "period", str(cal.year))
-        tables.append(Table("calibration", "Calibration: simulated vs published % of new plans "
-                            "within 20 weeks (DfE SEN2)", trials, note=cal.describe()))
+        tables.append(Table("calibration_trials", "Calibration: productivity factors tried "
+                            "(replay figures are means per path)", trials, note=cal.describe()))
     if ctx.get("backtest") is not None:
         tables.insert(1, Table("backtest", "Forecast backtest (rolling origin, calendar years)",
                                ctx["backtest"], note="MASE: mean absolute error scaled by the "
@@ -277,9 +275,12 @@ def _headline(ctx: dict[str, Any], timely: pd.DataFrame, backlog: pd.DataFrame,
     opt = ctx["optimisation"]
     cal = ctx.get("calibration")
     if cal is not None:
-        out.append((f"Calibration, CY {cal.year}: published vs simulated % within 20 weeks",
-                    f"{cal.published_pct:.1f}% vs {cal.simulated_pct:.1f}% "
-                    f"(productivity factor {cal.factor:.2f})"))
+        out.append((f"Calibration, CY {cal.year}: new plans, published vs replay",
+                    f"{cal.published['plans_issued']:,.0f} vs {cal.replay['plans_issued']:,.0f} "
+                    f"(productivity factors: EP {cal.factors['ep']:.2f}, caseworker "
+                    f"{cal.factors['caseworker']:.2f})"))
+        out.append((f"Calibration, CY {cal.year}: published vs replay % within 20 weeks",
+                    f"{cal.published_pct:.1f}% vs {cal.simulated_pct:.1f}%"))
     phased = ctx.get("phased")
     if phased is not None and phased.plan is not None:
         out.append(("Phased plan meeting the targets: extra cost over the years",
