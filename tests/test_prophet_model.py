@@ -73,24 +73,34 @@ def test_monthly_intervals_cover_about_what_they_claim() -> None:
     assert 0.85 <= np.mean(hits[95]) <= 1.0, np.mean(hits[95])
 
 
-def test_annual_fit_has_no_seasonality_and_matches_plain_prophet() -> None:
+@pytest.mark.parametrize(("values", "n_cp"), [
+    ([636.0, 830, 1179, 953, 786, 803, 1284, 1497, 2313], None),  # Leeds requests: 3
+    ([2873.0, 3140, 3503, 3938, 4339, 4566, 4750, 5137, 5553, 5980, 6093, 6400], None),  # 4
+    ([120.0, 150, 140, 160], None),  # one changepoint
+    ([120.0, 150, 140, 160, 175], 0),  # none: Prophet folds the slope change into the rate
+    ([50.0, 50, 50, 50, 50], None),  # constant: Prophet skips Stan
+])
+def test_annual_trend_fit_is_prophets_own(values: list[float], n_cp: int | None) -> None:
     from prophet import Prophet
 
     from forecasting.models.prophet_model import quiet_stan
 
-    y = np.log1p([636.0, 830, 1179, 953, 786, 803, 1284, 1497, 2313])  # Leeds requests
-    df = pd.DataFrame({"unique_id": "Leeds", "ds": range(2016, 2025), "y": np.expm1(y)})
-    model = ProphetModel(covid=False).fit(df)
-    fitted = model.states_["Leeds"][1]
-    assert fitted.seasonalities == {} and fitted.extra_regressors == {}
-    # The reference: Prophet itself, without the memoised bookkeeping, on the same data.
+    n = len(values)
+    df = pd.DataFrame({"unique_id": "a", "ds": range(2024 - n + 1, 2025), "y": values})
+    model = ProphetModel(covid=False, n_changepoints=n_cp).fit(df)
+    fitted = model.states_["a"][1]
+    # The reference: Prophet itself, with the settings ProphetModel documents for annual data.
     ref = Prophet(growth="linear", yearly_seasonality=False, weekly_seasonality=False,
-                  daily_seasonality=False, n_changepoints=3, uncertainty_samples=0)
-    stamps = pd.to_datetime([f"{d}-01-01" for d in range(2016, 2025)])
+                  daily_seasonality=False,
+                  n_changepoints=min(n // 3 if n_cp is None else n_cp, n - 2),
+                  uncertainty_samples=0)
+    stamps = pd.to_datetime([f"{d}-01-01" for d in df["ds"]])
     with quiet_stan():
-        ref.fit(pd.DataFrame({"ds": stamps, "y": y}), algorithm="Newton")
-    for key in ("k", "m", "delta"):
+        ref.fit(pd.DataFrame({"ds": stamps, "y": np.log1p(values)}), algorithm="Newton")
+    assert ref.seasonalities == {}  # no spurious seasonality on annual data
+    for key in ("k", "m", "delta", "sigma_obs"):
         np.testing.assert_allclose(fitted.params[key], ref.params[key], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(fitted.changepoints_t, ref.changepoints_t)
     future = pd.DataFrame({"ds": pd.to_datetime(["2025-01-01", "2026-01-01"])})
     expect = np.expm1(ref.predict(future)["yhat"].to_numpy())
     np.testing.assert_allclose(model.predict(2)["yhat"], expect, rtol=1e-6)
