@@ -20,9 +20,11 @@
   :data:`_MIN_YEARLY_DRIFT_SD`, which accumulates like a random walk with drift). A random
   walk in the monthly residual spread, as used before, put the 95% band of a series of
   200-300 requests a month at 10,000 two years ahead.
-- no posterior sampling (``uncertainty_samples=0``: it is the slow part), the trend of annual
-  fits evaluated from the fitted parameters rather than by ``Prophet.predict``, and Prophet's
-  component bookkeeping (the same for every fit with the same settings) built once per process;
+- speed: no posterior sampling (``uncertainty_samples=0``); annual fits go straight to
+  Prophet's Stan model (:func:`fit_linear_trend`, the same optimisation ``Prophet.fit`` runs,
+  without its data-frame preprocessing) and their trend is evaluated from the fitted
+  parameters; monthly fits use Prophet itself with its component bookkeeping (the same for
+  every fit with the same settings) built once per process;
 - cmdstanpy's chatter is muted only while fitting (no log levels set at import).
 """
 
