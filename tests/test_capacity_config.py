@@ -180,3 +180,18 @@ def test_bad_date_in_a_config_is_a_cli_message(
     err = capsys.readouterr().err
     assert code == 2 and "simulation.start" in err and "2025-13-01" in err
     assert "Traceback" not in err and not (tmp_path / "sim").exists()
+
+
+def test_late_cases_sets_the_starting_backlog_directly() -> None:
+    from forecasting.capacity.initial import estimated_caseload
+
+    def late(initial: dict) -> int:
+        cfg = capacity_config({"staff": {"ep": POOL, "caseworker": POOL},
+                               "demand": {"initial": {"in_time_cases": 0, **initial}}})
+        return estimated_caseload(cfg, 0, 1, requests_per_year=1000).n
+
+    # Little's law from share_late: 1000 x 0.78 x 0.94 plans x 0.5 x 26 / 52 = ~183 open.
+    assert 140 < late({"share_late": 0.5, "mean_weeks_late": 26}) < 230
+    # late_cases replaces that estimate (SEN2-derived counts, e.g. Leeds ~870 on 1 April 2025).
+    assert 800 < late({"share_late": 0.5, "mean_weeks_late": 26, "late_cases": 870}) < 940
+    assert load_capacity_config(ROOT / "configs" / "leeds.yaml").demand.initial.late_cases == 870
