@@ -27,9 +27,11 @@ identical output; a run split into blocks of paths equals one big run.
 
 Performance notes
 -----------------
-About 3.3-3.6 million case-stage visits per CPU-second of the engine on the Leeds-scale EHCP
+About 3.5-3.9 million case-stage visits per CPU-second of the engine on the Leeds-scale EHCP
 pipeline (one thread, on a shared, loaded machine; ``benchmarks/engine_throughput.py`` and
-``make bench-simulate`` measure it); memory is the arrivals plus the weekly arrays, so run
+``make bench-simulate`` measure it). Of that time about 15% is ``log`` and ``cos`` of the
+gamma draws (Box-Muller normals; they fix the random numbers, so they stay) and the rest is
+spread over the event loop with no single hot spot (``perf``). Memory is the arrivals plus the weekly arrays, so run
 blocks of paths (``first_path``) for many paths. The kernel is compiled once and cached on disk
 (``cache=True``; the first compilation takes tens of seconds). Inputs are converted to
 contiguous, writeable int64/float64 arrays so that one cached kernel serves every call.
