@@ -15,7 +15,7 @@ out), so a simulation taken at face value is too optimistic.
   mean weeks late / 52``, where the mean weeks late follows from the share of late plans
   issued over a year after the request (``plans_over_1yr_ex``), taking the weeks past 20 as
   exponential; reviews overdue from the year before's ``annual_reviews_decision_outstanding``
-  when published (else the config's);
+  when published (else none: SEN2's review counts are of the year's own reviews);
 - staffing as configured at the simulation start, held level, with ``replay_staff`` overrides
   (e.g. the locum hours the LA actually had that year).
 
@@ -137,8 +137,11 @@ def calibration_config(config: CapacityConfig, published: PublishedYear,
         initial.update(late_cases=backlog[0], mean_weeks_late=backlog[1], share_late=1.0)
     elif not math.isnan(published.pct_within_20wk):
         initial["share_late"] = min(max(1.0 - published.pct_within_20wk / 100.0, 0.0), 1.0)
-    if published.reviews_outstanding_before >= 0:
-        initial["reviews_overdue"] = published.reviews_outstanding_before
+    # SEN2 counts review decisions and those outstanding for the reviews held in the year, so
+    # the replay starts with the year before's outstanding reviews when published, else none
+    # (not the forward config's figure, which may be this very year's year-end count).
+    rev = published.reviews_outstanding_before
+    initial["reviews_overdue"] = 0.0 if math.isnan(rev) else rev
     for pool in _POOLS:
         cfg = getattr(config.staff, pool)
         data["staff"][pool].update(
