@@ -34,8 +34,8 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ import pandas as pd
 from forecasting.models.adjust import covid_adjust, trim_partial_start
 from forecasting.models.base import LocalForecaster
 
-__all__ = ["ProphetModel", "fit_linear_trend", "quiet_stan", "school_holiday_share"]
+__all__ = ["LinearTrendFit", "ProphetModel", "fit_linear_trend", "quiet_stan", "school_holiday_share"]
 
 # The spread of a monthly series' yearly level drift never goes below this on the log scale:
 # three or four years of totals cannot estimate it and can look deceptively smooth. 0.15 is
@@ -334,8 +334,19 @@ _BACKEND: list[Any] = []
 _CHANGEPOINT_RANGE = 0.8
 
 
+@dataclass
+class LinearTrendFit:
+    """A fitted Prophet linear trend: plain attributes, so a fitted model saves without pickle."""
+
+    params: dict[str, np.ndarray]
+    start: pd.Timestamp
+    t_scale: pd.Timedelta
+    y_scale: float
+    changepoints_t: np.ndarray
+
+
 def fit_linear_trend(y: np.ndarray, stamps: pd.DatetimeIndex, *, n_changepoints: int,
-                     changepoint_prior_scale: float = 0.05) -> SimpleNamespace:
+                     changepoint_prior_scale: float = 0.05) -> LinearTrendFit:
     """Prophet's MAP fit of a linear trend without seasonality, straight from its Stan model.
 
     ``Prophet(growth="linear", yearly_seasonality=False, weekly_seasonality=False,
@@ -391,8 +402,8 @@ def fit_linear_trend(y: np.ndarray, stamps: pd.DatetimeIndex, *, n_changepoints:
     if n_cp <= 0:
         params["k"] = params["k"] + params["delta"].reshape(-1)
         params["delta"] = np.zeros(params["delta"].shape).reshape((-1, 1))
-    return SimpleNamespace(params=params, start=start, t_scale=t_scale, y_scale=y_scale,
-                           changepoints_t=cps)
+    return LinearTrendFit(params=params, start=start, t_scale=t_scale, y_scale=y_scale,
+                          changepoints_t=cps)
 
 
 def _trend(model: Any, stamps: pd.DatetimeIndex) -> np.ndarray:
