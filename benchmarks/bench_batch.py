@@ -64,12 +64,13 @@ class PeakMemory:
     Two memory figures: the sum of resident sizes (sampled often and cheaply), which counts
     the pages worker processes share with the server they forked from once per process, and
     the sum of proportional set sizes (PSS), which counts them once. PSS costs the kernel a
-    walk of each process's page tables (about 10 ms per process), so it is sampled less often
-    to keep the sampler's own CPU out of the measurement.
+    walk of each process's page tables (10-30 ms per process of a gigabyte), charged to this
+    process: it is sampled at most every second and so that it takes under 1% of a core, to
+    keep the sampler's own CPU out of the measurement.
     """
 
-    def __init__(self, every: float = 0.25, pss_every: int = 12) -> None:
-        self.every, self.pss_every, self._stop = every, pss_every, threading.Event()
+    def __init__(self, every: float = 0.25) -> None:
+        self.every, self._stop = every, threading.Event()
         self.peak_rss = self.peak_pss = 0
         self._cpu: dict[int, float] = {}
         self._cpu0 = self._cpu_of(psutil.Process())
@@ -107,10 +108,12 @@ class PeakMemory:
             self.peak_pss = max(self.peak_pss, pss)
 
     def _run(self) -> None:
-        k = 0
+        next_pss = time.perf_counter() + 1.0
         while not self._stop.is_set():
-            self._sample(with_pss=k % self.pss_every == self.pss_every - 1)
-            k += 1
+            now = time.perf_counter()
+            self._sample(with_pss=now >= next_pss)
+            if now >= next_pss:
+                next_pss = now + max(1.0, 100 * (time.perf_counter() - now))
             self._stop.wait(self.every)
 
     def __enter__(self) -> PeakMemory:
