@@ -29,7 +29,8 @@ from scipy import stats
 from forecasting.errors import EhcpWarning
 from forecasting.models.base import Forecaster, future_ds, normal_intervals
 
-__all__ = ["Conversion", "add_drivers", "fix_ds", "last_run", "require_columns"]
+__all__ = ["Conversion", "add_drivers", "fix_ds", "last_run", "log_walk_paths",
+           "require_columns"]
 
 #: Exogenous columns the driver-based models read, by the measure they forecast. Each row of
 #: a measure's frame carries the driver values published in the same SEN2 release: new plans
@@ -123,6 +124,35 @@ def fix_ds(out: pd.DataFrame, annual: bool) -> pd.DataFrame:
     """``ds`` as int years or timestamps (an empty driver part would leave it ``object``)."""
     out["ds"] = out["ds"].astype("int64") if annual else pd.to_datetime(out["ds"])
     return out
+
+
+def log_walk_paths(center: pd.DataFrame, last_ds: pd.Series, annual: bool,
+                   fallbacks: list[Any], h: int, n_paths: int,
+                   rng: np.random.Generator) -> pd.DataFrame:
+    """Joint sample paths around a log-scale forecast, plus the fallback models' own paths.
+
+    ``center`` has ``unique_id``, ``mean`` and ``sd`` (log scale) for horizons 1..h in order per
+    series. A path is a random walk scaled so horizon k's draw has sd ``sd[k]``: the paths'
+    quantiles at each horizon are the forecast's bands, and successive years move together.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"unique_id": "A", "mean": np.log([100.0, 110.0]), "sd": [0.1, 0.2]})
+    >>> p = log_walk_paths(c, pd.Series({"A": 2024}), True, [], 2, 3, np.random.default_rng(0))
+    >>> p.shape, sorted(p["ds"].unique().tolist())
+    ((6, 4), [2025, 2026])
+    """
+    frames = []
+    steps = np.sqrt(np.arange(1, h + 1))
+    for uid, grp in center.groupby("unique_id", sort=False):
+        walk = np.cumsum(rng.standard_normal((n_paths, h)), axis=1) / steps
+        paths = np.exp(grp["mean"].to_numpy(dtype=float) + walk * grp["sd"].to_numpy(dtype=float))
+        frames.append(pd.DataFrame({
+            "unique_id": uid, "ds": future_ds(last_ds[uid], h, annual) * n_paths,
+            "sample_id": np.repeat(np.arange(n_paths), h), "y": paths.ravel()}))
+    for m in fallbacks:
+        frames.append(m.simulate(h, n_paths, seed=int(rng.integers(2**32))))
+    return fix_ds(pd.concat(frames, ignore_index=True), annual)
 
 
 def _fit_models(df: pd.DataFrame, model: str) -> list[Any]:
@@ -253,18 +283,8 @@ class Conversion(Forecaster):
         return fix_ds(out, self.annual_)
 
     def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
-        c = self._center(h)
-        frames = []
-        steps = np.sqrt(np.arange(1, h + 1))
-        for uid, grp in c.groupby("unique_id", sort=False):
-            walk = np.cumsum(rng.standard_normal((n_paths, h)), axis=1) / steps
-            paths = np.exp(grp["mean"].to_numpy(dtype=float) + walk * grp["sd"].to_numpy(dtype=float))
-            frames.append(pd.DataFrame({
-                "unique_id": uid, "ds": future_ds(self.last_ds_[uid], h, self.annual_) * n_paths,
-                "sample_id": np.repeat(np.arange(n_paths), h), "y": paths.ravel()}))
-        for m in self.fallback_fitted_:
-            frames.append(m.simulate(h, n_paths, seed=int(rng.integers(2**32))))
-        return fix_ds(pd.concat(frames, ignore_index=True), self.annual_)
+        return log_walk_paths(self._center(h), self.last_ds_, self.annual_,
+                              self.fallback_fitted_, h, n_paths, rng)
 
     def describe(self) -> dict[str, Any]:
         """Each LA's conversion ratio, the national spread and the fallback series."""

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.models.base import Forecaster, future_ds, normal_intervals
-from forecasting.models.leading import Conversion, fix_ds, require_columns
+from forecasting.models.leading import Conversion, fix_ds, log_walk_paths, require_columns
 
 __all__ = ["LeadStockFlow"]
 
@@ -173,18 +173,8 @@ class LeadStockFlow(Forecaster):
         return fix_ds(out, self.annual_)
 
     def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
-        c = self._center(h)
-        frames = []
-        steps = np.sqrt(np.arange(1, h + 1))
-        for uid, grp in c.groupby("unique_id", sort=False):
-            walk = np.cumsum(rng.standard_normal((n_paths, h)), axis=1) / steps
-            paths = np.exp(grp["mean"].to_numpy(dtype=float) + walk * grp["sd"].to_numpy(dtype=float))
-            frames.append(pd.DataFrame({
-                "unique_id": uid, "ds": future_ds(self.last_ds_[uid], h, self.annual_) * n_paths,
-                "sample_id": np.repeat(np.arange(n_paths), h), "y": paths.ravel()}))
-        for m in self.fallback_fitted_:
-            frames.append(m.simulate(h, n_paths, seed=int(rng.integers(2**32))))
-        return fix_ds(pd.concat(frames, ignore_index=True), self.annual_)
+        return log_walk_paths(self._center(h), self.last_ds_, self.annual_,
+                              self.fallback_fitted_, h, n_paths, rng)
 
     def describe(self) -> dict[str, Any]:
         """Each LA's ceasing rate, the LAs on the fallback model and the new-plan ratios."""
