@@ -311,13 +311,11 @@ def run_batch(
     # Imported here: the executors import this module's task wrapper.
     from forecasting.batch_exec import connect
 
-    if scheduler is None:
-        return _run_batch(inputs, task, store, quarter=quarter, data_checksum=data_checksum,
-                          config=config, run_id=run_id, resume=resume, workers=workers,
-                          out_dir=out_dir, models_dir=models_dir, on_result=on_result,
-                          progress=progress)
     # Connect before the run is recorded: a wrong address must not leave a run behind.
-    client, own = connect(scheduler)
+    client: Any = None
+    own = False
+    if scheduler is not None:
+        client, own = connect(scheduler)
     try:
         return _run_batch(inputs, task, store, quarter=quarter, data_checksum=data_checksum,
                           config=config, run_id=run_id, resume=resume, workers=workers,

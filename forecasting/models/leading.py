@@ -29,7 +29,8 @@ from scipy import stats
 from forecasting.errors import EhcpWarning
 from forecasting.models.base import Forecaster, future_ds, normal_intervals
 
-__all__ = ["Conversion", "add_drivers", "fix_ds", "last_run", "log_walk_paths",
+__all__ = ["Conversion", "add_drivers", "fix_ds", "last_run", "log_normal_forecast",
+           "log_walk_paths",
            "require_columns"]
 
 #: Exogenous columns the driver-based models read, by the measure they forecast. Each row of
@@ -124,6 +125,28 @@ def fix_ds(out: pd.DataFrame, annual: bool) -> pd.DataFrame:
     """``ds`` as int years or timestamps (an empty driver part would leave it ``object``)."""
     out["ds"] = out["ds"].astype("int64") if annual else pd.to_datetime(out["ds"])
     return out
+
+
+def log_normal_forecast(center: pd.DataFrame, annual: bool, fallbacks: list[Any], h: int,
+                        level: tuple[int, ...]) -> pd.DataFrame:
+    """Forecast table from a log-scale ``mean``/``sd`` per series and horizon, plus fallbacks.
+
+    ``yhat`` is the median ``exp(mean)``; the bands are Gaussian on the log scale.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"unique_id": "A", "ds": [2025], "mean": [np.log(100.0)], "sd": [0.1]})
+    >>> log_normal_forecast(c, True, [], 1, (80,)).round(1).to_dict("records")
+    [{'unique_id': 'A', 'ds': 2025, 'yhat': 100.0, 'lo_80': 88.0, 'hi_80': 113.7}]
+    """
+    mean, sd = center["mean"].to_numpy(dtype=float), center["sd"].to_numpy(dtype=float)
+    out = pd.DataFrame({"unique_id": center["unique_id"], "ds": center["ds"],
+                        "yhat": np.exp(mean)})
+    for col, vals in normal_intervals(mean, sd, level, np.exp).items():
+        out[col] = vals
+    if fallbacks:
+        out = pd.concat([out, *[m.predict(h, level) for m in fallbacks]], ignore_index=True)
+    return fix_ds(out, annual)
 
 
 def log_walk_paths(center: pd.DataFrame, last_ds: pd.Series, annual: bool,
@@ -270,17 +293,8 @@ class Conversion(Forecaster):
         return pd.concat(frames, ignore_index=True)
 
     def _predict(self, h: int, level: tuple[int, ...]) -> pd.DataFrame:
-        c = self._center(h)
-        out = pd.DataFrame({"unique_id": c["unique_id"], "ds": c["ds"],
-                            "yhat": np.exp(c["mean"].to_numpy(dtype=float))})
-        for col, vals in normal_intervals(c["mean"].to_numpy(dtype=float),
-                                          c["sd"].to_numpy(dtype=float), level, np.exp).items():
-            out[col] = vals
-        if self.fallback_fitted_:
-            extra = pd.concat([m.predict(h, level) for m in self.fallback_fitted_],
-                              ignore_index=True)
-            out = pd.concat([out, extra], ignore_index=True)
-        return fix_ds(out, self.annual_)
+        return log_normal_forecast(self._center(h), self.annual_, self.fallback_fitted_, h,
+                                   level)
 
     def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
         return log_walk_paths(self._center(h), self.last_ds_, self.annual_,

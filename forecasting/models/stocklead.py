@@ -28,8 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.models.base import Forecaster, future_ds, normal_intervals
-from forecasting.models.leading import Conversion, fix_ds, log_walk_paths, require_columns
+from forecasting.models.base import Forecaster, future_ds
+from forecasting.models.leading import (
+    Conversion,
+    log_normal_forecast,
+    log_walk_paths,
+    require_columns,
+)
 
 __all__ = ["LeadStockFlow"]
 
@@ -162,15 +167,8 @@ class LeadStockFlow(Forecaster):
         return pd.concat(frames, ignore_index=True)
 
     def _predict(self, h: int, level: tuple[int, ...]) -> pd.DataFrame:
-        c = self._center(h)
-        mean, sd = c["mean"].to_numpy(dtype=float), c["sd"].to_numpy(dtype=float)
-        out = pd.DataFrame({"unique_id": c["unique_id"], "ds": c["ds"], "yhat": np.exp(mean)})
-        for col, vals in normal_intervals(mean, sd, level, np.exp).items():
-            out[col] = vals
-        if self.fallback_fitted_:
-            out = pd.concat([out, *[m.predict(h, level) for m in self.fallback_fitted_]],
-                            ignore_index=True)
-        return fix_ds(out, self.annual_)
+        return log_normal_forecast(self._center(h), self.annual_, self.fallback_fitted_, h,
+                                   level)
 
     def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
         return log_walk_paths(self._center(h), self.last_ds_, self.annual_,
