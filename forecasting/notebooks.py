@@ -11,6 +11,7 @@ each notebook cell stays a line or two:
 
 - :func:`area_comparison` - an LA's series next to its region's and England's;
 - :func:`load_scenario_file` - a scenario file with the simulation window changed;
+- :func:`calibrate_to_sen2` - the scenarios calibrated to the LA's published year (as ``ehcp run``);
 - :func:`simulate_scenarios` - every scenario simulated, weekly rows in the report's names;
 - :func:`with_staffing` / :func:`staffing_what_if` - a scenario with extra staff, side by side;
 - :func:`optimise_scenarios` - the cheapest staffing meeting the file's targets.
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -36,6 +36,7 @@ __all__ = [
     "NOTEBOOK_DIR",
     "SMALL_PARAMETERS",
     "area_comparison",
+    "calibrate_to_sen2",
     "execute_notebook",
     "load_scenario_file",
     "main",
@@ -192,13 +193,14 @@ def _fixed_paths(scenario: Any, n_paths: int) -> pd.DataFrame:
 
 def simulate_scenarios(scenarios: Iterable[Any], *, n_paths: int, seed: int | None = None,
                        demand_paths: pd.DataFrame | None = None,
-                       open_cases: pd.DataFrame | None = None,
-                       quiet: bool = True) -> pd.DataFrame:
+                       open_cases: pd.DataFrame | None = None) -> pd.DataFrame:
     """Simulate each scenario and return the weekly rows with the report's column names.
 
     Demand as in ``ehcp run``: ``demand.source: fixed`` scenarios use the file's yearly volumes,
     ``forecast`` ones ``demand_paths`` (or, if None, paths from the SEN2 forecast); then each
-    scenario's ``request_changes`` are applied. Common random numbers: every scenario gets the
+    scenario's ``request_changes`` are applied. Mediation and tribunal hours are set aside as in
+    ``ehcp run`` (:func:`forecasting.pipeline.simulate_scenario`); calibrate first with
+    :func:`calibrate_to_sen2` to match its figures. Common random numbers: every scenario gets the
     same seed (default: the file's ``simulation.seed``), so differences come from the scenario.
 
     Parameters
@@ -212,8 +214,6 @@ def simulate_scenarios(scenarios: Iterable[Any], *, n_paths: int, seed: int | No
         Yearly ``unique_id, ds, sample_id, y`` sample paths of requests.
     open_cases : DataFrame, optional
         The open caseload at the start (:func:`forecasting.data.caselevel.open_caseload`).
-    quiet : bool
-        Hide the simulator's load warnings (they are in its diagnostics table).
 
     Returns
     -------
@@ -227,8 +227,8 @@ def simulate_scenarios(scenarios: Iterable[Any], *, n_paths: int, seed: int | No
     >>> w["scenario"].unique().tolist(), sorted(w["sample_id"].unique().tolist())
     (['baseline'], [0, 1])
     """
-    from forecasting.capacity.simulate import demand_from_sen2, simulate_capacity
-    from forecasting.pipeline import normalise_weekly
+    from forecasting.capacity.simulate import demand_from_sen2
+    from forecasting.pipeline import simulate_scenario
     from forecasting.scenarios import apply_request_changes
 
     frames = []
@@ -241,13 +241,51 @@ def simulate_scenarios(scenarios: Iterable[Any], *, n_paths: int, seed: int | No
         else:
             paths = _fixed_paths(scenario, n_paths)
         paths = apply_request_changes(paths, scenario.request_changes)
-        with warnings.catch_warnings():
-            if quiet:
-                warnings.simplefilter("ignore")
-            result = simulate_capacity(cfg, paths, n_paths=n_paths, seed=run_seed,
-                                       scenario=scenario.name, open_cases=open_cases)
-        frames.append(normalise_weekly(result.weekly))
+        frames.append(simulate_scenario(scenario, paths, n_paths, run_seed,
+                                        open_cases=open_cases))
     return pd.concat(frames, ignore_index=True)
+
+
+def calibrate_to_sen2(scenarios: Any, data_dir: str | Path | None = None) -> tuple[Any, Any]:
+    """Calibrate the scenarios to the LA's published SEN2 year, as ``ehcp run`` does.
+
+    When the file says ``calibration: {enabled: true}``, each pool's productivity factor is
+    fitted so that a replay of the published year issues as many plans and decides as many
+    reviews as SEN2 reports (:func:`forecasting.pipeline_levers.calibrate_scenarios`), and the
+    factors are applied to every scenario. Otherwise the scenarios are returned unchanged, at
+    face value.
+
+    Parameters
+    ----------
+    scenarios : ScenarioSet
+        From :func:`load_scenario_file`; its ``report.la`` names the LA.
+    data_dir : str or Path, optional
+        Folder with the DfE SEN2 zips (default ``data/raw``).
+
+    Returns
+    -------
+    (ScenarioSet, Calibration or None)
+        The scenarios to simulate, and the calibration (None when it is not enabled).
+
+    Examples
+    --------
+    >>> s = load_scenario_file(ROOT / "tests" / "fixtures" / "scenarios" / "small.yaml")
+    >>> same, cal = calibrate_to_sen2(s)
+    >>> same is s, cal is None
+    (True, True)
+    """
+    settings = scenarios.calibration
+    if settings is None or not settings.enabled:
+        return scenarios, None
+    from forecasting.data import find_la, load_panel
+    from forecasting.pipeline_levers import calibrate_scenarios
+
+    panel = load_panel(data_dir)
+    try:
+        code = find_la(panel, scenarios.report.la)
+    except EhcpError as err:
+        raise EhcpError(err.message, file=scenarios.file, field="report.la", fix=err.fix) from None
+    return calibrate_scenarios(scenarios, panel, code)
 
 
 def with_staffing(scenario: Any, ep_fte: float = 0.0, caseworker_fte: float = 0.0,

@@ -28,7 +28,7 @@ from forecasting.pipeline_levers import calibrate_scenarios, phase_staffing
 from forecasting.reporting.tables import BANDS
 from forecasting.scenarios import Scenario, ScenarioSet, apply_request_changes, load_scenarios
 
-__all__ = ["RunResult", "normalise_weekly", "run_id_for", "run_pipeline"]
+__all__ = ["RunResult", "normalise_weekly", "run_id_for", "run_pipeline", "simulate_scenario"]
 
 
 #: Simulator column -> report column.
@@ -167,8 +167,34 @@ def _fixed_paths(scenario: Scenario, n_paths: int, code: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["unique_id", "ds", "sample_id", "y"])
 
 
-def _simulate(scenario: Scenario, demand: pd.DataFrame | None, n_paths: int, seed: int,
-              name: str | None = None) -> pd.DataFrame:
+def simulate_scenario(scenario: Scenario, demand: pd.DataFrame | None, n_paths: int, seed: int,
+                      name: str | None = None, open_cases: pd.DataFrame | None = None
+                      ) -> pd.DataFrame:
+    """Simulate one scenario as ``ehcp run`` does; weekly rows in the report's column names.
+
+    The scenario's mediation and tribunal hours are set aside from the expected decisions of
+    ``demand`` (:func:`forecasting.capacity.disputes.with_dispute_workload`) and the weekly
+    disputes and their costs are added. Load warnings are silenced (they are in the
+    simulator's diagnostics).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        One scenario of a :class:`~forecasting.scenarios.ScenarioSet`.
+    demand : DataFrame or None
+        ``unique_id, ds, sample_id, y`` sample paths (None: the config's fixed volumes).
+    n_paths, seed : int
+        Paths to run and the seed (the same seed across scenarios: common random numbers).
+    name : str, optional
+        The scenario name written in the rows (default the scenario's).
+    open_cases : DataFrame, optional
+        The open caseload at the start (:func:`forecasting.data.caselevel.open_caseload`).
+
+    Returns
+    -------
+    DataFrame
+        One row per path and week (see :func:`normalise_weekly`).
+    """
     import warnings
 
     from forecasting.capacity.disputes import add_dispute_columns, with_dispute_workload
@@ -181,7 +207,8 @@ def _simulate(scenario: Scenario, demand: pd.DataFrame | None, n_paths: int, see
         # queue explodes, so the console is not flooded once per candidate.
         warnings.simplefilter("ignore")
         result = simulate_capacity(
-            capacity, demand, n_paths=n_paths, seed=seed, scenario=name or scenario.name
+            capacity, demand, n_paths=n_paths, seed=seed, scenario=name or scenario.name,
+            open_cases=open_cases,
         )
     return normalise_weekly(add_dispute_columns(result.weekly, scenario.capacity.pipeline))
 
@@ -302,7 +329,7 @@ def run_pipeline(
         with bar.step("simulate scenarios", total=len(scenarios)) as advance:
             for scenario in scenarios:
                 demand = _demand_for(scenario, paths_for, n_paths, code)
-                weekly.append(_simulate(scenario, demand, n_paths, sim0.seed))
+                weekly.append(simulate_scenario(scenario, demand, n_paths, sim0.seed))
                 advance(1)
         ctx["weekly"] = pd.concat(weekly, ignore_index=True)
         search = scenarios.targets.search
@@ -446,7 +473,7 @@ def _optimise(scenarios: ScenarioSet, paths_for: Callable[[str], pd.DataFrame], 
     def evaluate(s: Staffing) -> pd.DataFrame:
         cfg = apply_staffing(base.capacity, s, start, locum_until=search.locum_until)
         # Common random numbers: one seed for every candidate, so only staffing differs.
-        return _simulate(Scenario(base.name, base.description, cfg, base.costs,
+        return simulate_scenario(Scenario(base.name, base.description, cfg, base.costs,
                                   base.request_changes, base.overrides), demand, k, seed, "optimiser")
 
     until = None if search.locum_until is None else pd.Timestamp(search.locum_until)

@@ -69,7 +69,7 @@ def phase_staffing(scenarios: ScenarioSet, flat: OptimisationResult,
     """
     from forecasting.optimise import DIMS
     from forecasting.optimise_phased import PhasedPlan, apply_plan, financial_years, phase_plan
-    from forecasting.pipeline import _demand_for, _simulate
+    from forecasting.pipeline import _demand_for, simulate_scenario
 
     search = scenarios.targets.search
     base = scenarios[search.scenario]
@@ -83,7 +83,7 @@ def phase_staffing(scenarios: ScenarioSet, flat: OptimisationResult,
 
     def evaluate(plan: PhasedPlan) -> pd.DataFrame:
         cfg = apply_plan(base.capacity, plan)
-        return _simulate(Scenario(base.name, base.description, cfg, base.costs,
+        return simulate_scenario(Scenario(base.name, base.description, cfg, base.costs,
                                   base.request_changes, base.overrides), demand, k, seed, "optimiser")
 
     # The same weeks as the flat search's cost, each priced at its financial year's levels.

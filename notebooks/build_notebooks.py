@@ -26,6 +26,22 @@ pd.set_option("display.max_columns", 30)
 pd.set_option("display.width", 160)
 warnings.filterwarnings("ignore", category=FutureWarning)"""
 
+# Notebooks 02 and 03 calibrate the scenarios as `ehcp run` does, so their figures match its report.
+CALIBRATION_MD = """\
+### Calibration to the published year
+As in `ehcp run`: when the file says `calibration: {enabled: true}`, the simulator replays the
+latest published calendar year and scales EP and caseworker productivity so that it issues as many
+plans and decides as many annual reviews as DfE's SEN2 figures say; every scenario gets the same
+factors (what a factor means is printed below). With calibration off, the file's staff figures are
+taken at face value."""
+
+CALIBRATION_CODE = """\
+scenarios, calibration = calibrate_to_sen2(scenarios)
+if calibration is None:
+    display(Markdown("Calibration is off in this file: staff figures are taken at face value."))
+else:
+    display(Markdown(calibration.describe()), calibration.comparison())"""
+
 
 def md(text: str) -> tuple[str, str]:
     return ("markdown", text)
@@ -227,7 +243,7 @@ target_pct = 60                 # a % within 20 weeks to draw on the timeliness 
     code(SETUP + """
 import ipywidgets as widgets
 
-from forecasting.notebooks import load_scenario_file, simulate_scenarios, staffing_what_if
+from forecasting.notebooks import calibrate_to_sen2, load_scenario_file, simulate_scenarios, staffing_what_if
 from forecasting.reporting.charts import plot_backlog_bands, plot_timeliness
 from forecasting.reporting.tables import BANDS, backlog_by_fy, percentile_bands, timeliness_by_fy
 # Last: importing the report charts selects the headless "agg" backend.
@@ -238,6 +254,8 @@ scenarios = load_scenario_file(config, years=years)
 sim = scenarios.baseline.capacity.simulation
 display(Markdown(f"Simulating from **{sim.start}** for **{sim.years} years**, {n_paths} paths per scenario."))
 pd.DataFrame([{"scenario": s.name, "description": s.description} for s in scenarios])"""),
+    md(CALIBRATION_MD),
+    code(CALIBRATION_CODE),
     md("## 2. Simulate every scenario\n"
        "Every scenario uses the same random numbers (seed), so the differences between them come "
        "from the scenario, not from chance."),
@@ -308,7 +326,8 @@ out_dir = "reports/budget-paper"  # where the tables and charts for the paper ar
     code(SETUP + """
 from pathlib import Path
 
-from forecasting.notebooks import load_scenario_file, optimise_scenarios, simulate_scenarios, with_staffing
+from forecasting.notebooks import (calibrate_to_sen2, load_scenario_file, optimise_scenarios,
+                                   simulate_scenarios, with_staffing)
 from forecasting.reporting.bundle import Chart, ReportBundle, Table, write_report
 from forecasting.reporting.charts import plot_cost_fte, plot_timeliness, plot_tradeoff
 from forecasting.reporting.tables import backlog_by_fy, cost_by_fy, fte_by_fy, timeliness_by_fy
@@ -320,6 +339,8 @@ scenarios = load_scenario_file(config)
 targets = scenarios.targets
 pd.DataFrame([{"target": g.name, "means": g.describe(), "required probability": g.probability}
               for g in targets.goals])"""),
+    md(CALIBRATION_MD),
+    code(CALIBRATION_CODE),
     md("The search space: extra staff the optimiser may add to the baseline, from the date shown."),
     code("""\
 search = targets.search

@@ -12,6 +12,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -23,16 +24,19 @@ from forecasting.notebooks import (
     NOTEBOOK_DIR,
     SMALL_PARAMETERS,
     area_comparison,
+    calibrate_to_sen2,
     execute_notebook,
     load_scenario_file,
     notebook_paths,
     output_problems,
     run_all,
+    simulate_scenarios,
     with_staffing,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_YAML = ROOT / "tests" / "fixtures" / "scenarios" / "small.yaml"
+LEEDS_YAML = ROOT / "configs" / "leeds.yaml"
 STEMS = ["01-demand-forecast", "02-capacity-scenarios", "03-budget-paper", "04-case-level-data"]
 
 
@@ -158,6 +162,46 @@ def test_load_scenario_file_moves_the_start_and_length() -> None:
     sim = s.baseline.capacity.simulation
     assert (str(sim.start), sim.years) == ("2026-05-01", 1)
     assert all(x.capacity.simulation.years == 1 for x in s)
+
+
+def test_calibrate_to_sen2_gives_every_scenario_the_same_fitted_factors(raw_dir: Path) -> None:
+    # configs/leeds.yaml enables calibration, as `ehcp run` uses it: the notebooks must match.
+    scenarios = load_scenario_file(LEEDS_YAML, years=1)
+    calibrated, cal = calibrate_to_sen2(scenarios, data_dir=raw_dir)
+    assert cal is not None and cal.year >= 2024
+    lo, hi = scenarios.calibration.factor_bounds
+    assert all(lo <= f <= hi and f != 1.0 for f in cal.factors.values())
+    assert calibrated.names == scenarios.names
+    for before, after in zip(scenarios, calibrated, strict=True):
+        assert after.capacity == cal.apply(before.capacity)
+        assert after.capacity != before.capacity
+
+
+def test_calibrate_to_sen2_names_the_field_of_an_unknown_la() -> None:
+    scenarios = load_scenario_file(LEEDS_YAML, years=1)
+    wrong = replace(scenarios, report=scenarios.report.model_copy(update={"la": "Atlantis"}))
+    with pytest.raises(EhcpError) as err:
+        calibrate_to_sen2(wrong)
+    assert err.value.field == "report.la" and "leeds.yaml" in str(err.value.file)
+
+
+def test_simulate_scenarios_sets_aside_dispute_hours_as_ehcp_run() -> None:
+    import warnings
+
+    from forecasting.capacity.simulate import demand_from_sen2, simulate_capacity
+    from forecasting.pipeline import normalise_weekly
+
+    base = load_scenario_file(LEEDS_YAML, years=1).baseline
+    paths = demand_from_sen2(base.capacity, 1, 1)
+    ours = simulate_scenarios([base], n_paths=1, seed=1, demand_paths=paths)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        face = normalise_weekly(simulate_capacity(base.capacity, paths, n_paths=1, seed=1).weekly)
+    assert len(ours) == len(face)
+    for pool in ("ep", "caseworker"):
+        assert ours[f"{pool}_dispute_hours"].sum() > 0
+        assert ours[f"{pool}_hours_available"].sum() < face[f"{pool}_hours_available"].sum()
+    assert {"mediations", "tribunals"} <= set(ours.columns) - set(face.columns)
 
 
 # ------------------------------------------------------------------------------- execution
