@@ -16,7 +16,9 @@ The scenario file describes one LA's service (e.g. Leeds). For the others it is 
 template scaled to each LA's size: staff, locums, trainees and overdue reviews are multiplied by
 the LA's plans (January stock) over the template's, and the share of late open cases comes from
 the LA's latest SEN2 timeliness. That is an ASSUMPTION that makes LAs comparable, not a model of
-any LA's real staffing: an LA with its own config should be run with ``ehcp run``.
+any LA's real staffing: an LA with its own config should be run with ``ehcp run``. Mediation and
+tribunal hours are set aside from each LA's own expected decisions, as in ``ehcp run``; the file's
+calibration is not applied (it replays one LA's published year: run ``ehcp run`` for that).
 """
 
 from __future__ import annotations
@@ -289,6 +291,7 @@ def _latest(data: pd.DataFrame, measure: str) -> float | None:
 
 
 def _scenarios(inp: LaInput, sp: dict[str, Any], model: str, notes: list[str]) -> pd.DataFrame:
+    from forecasting.capacity.disputes import with_dispute_workload
     from forecasting.capacity.simulate import simulate_capacity
     from forecasting.forecast import simulate
     from forecasting.scenarios import apply_request_changes
@@ -339,6 +342,9 @@ def _scenarios(inp: LaInput, sp: dict[str, Any], model: str, notes: list[str]) -
             req = dp["measure"] == "requests_received"
             dp = pd.concat([apply_request_changes(dp[req], scen.request_changes), dp[~req]],
                            ignore_index=True)
+        # Mediation and tribunal hours are set aside from this LA's expected decisions, as in
+        # `ehcp run` (the file's dispute rates are shares of decisions, so they scale with it).
+        cap = with_dispute_workload(cap, dp)
         with warnings.catch_warnings():
             # Load warnings (a queue that explodes) are part of the answer, not a failure.
             warnings.simplefilter("ignore")

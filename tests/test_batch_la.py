@@ -141,6 +141,27 @@ def test_scenarios_are_simulated_for_las_only(panel: pd.DataFrame) -> None:
     assert wide.loc["extra_2_eps", "backlog_end"] <= wide.loc["baseline", "backlog_end"] + 1e-9
 
 
+@pytest.mark.slow
+def test_scenarios_set_aside_dispute_hours_as_ehcp_run(panel: pd.DataFrame) -> None:
+    import yaml
+
+    text = (FIXTURES / "scenarios" / "small.yaml").read_text()
+    data = yaml.safe_load(text)
+    data.setdefault("pipeline", {})["disputes"] = {
+        "tribunal": {"refusals": 0.5, "plans": 0.5, "reviews": 0.5},
+        "tribunal_hours": {"caseworker": 40, "ep": 20}}
+    cfg = BatchConfig(scenarios={"n_paths": 3, "names": ["baseline"]}, **CHEAP)
+
+    def backlog(scenario_yaml: str) -> float:
+        inp = next(i for i in make_inputs(panel, cfg, [RUTLAND], scenario_yaml=scenario_yaml)
+                   if i.la == RUTLAND)
+        scen = la_task(inp).tables["scenario_summaries"]
+        return float(scen.loc[scen["metric"] == "backlog_end", "value"].iloc[0])
+
+    # Same seed and demand: the hours set aside for appeals leave less for assessments.
+    assert backlog(yaml.safe_dump(data)) > backlog(text)
+
+
 def test_missing_year_uses_latest_unbroken_run_and_says_so(panel: pd.DataFrame) -> None:
     cfg = BatchConfig(include_national=False, **CHEAP)
     (inp,) = make_inputs(panel, cfg, [YORK])
