@@ -37,6 +37,11 @@ from forecasting.capacity.engine_heaps import (
 
 __all__ = ["run_paths", "scratch", "sim_path"]
 
+# numba's on-disk cache is keyed by this file's text only, not by the functions it inlines from
+# other modules: after changing the random numbers in distributions.py, change DRAWS here
+# so cached kernels are rebuilt with them.
+DRAWS = "ziggurat normals, Marsaglia-Tsang gamma with squeeze"
+
 _WORK_DONE = 0
 _STAGE_END = 1
 _TICK = 2
