@@ -44,7 +44,12 @@ from forecasting.backtest import evaluate, leaderboard  # noqa: E402
 from forecasting.data import load_panel  # noqa: E402
 from forecasting.forecast import cross_validation, la_history  # noqa: E402
 from forecasting.models import BASELINES  # noqa: E402
-from forecasting.models.ensemble import backtest_auto, default_candidates  # noqa: E402
+from forecasting.models.ensemble import (  # noqa: E402
+    WEIGHTINGS,
+    backtest_auto,
+    default_candidates,
+    default_weighting,
+)
 from forecasting.models.leading import add_drivers  # noqa: E402
 
 MEASURES = {"requests": "requests_received", "new_plans": "new_plans", "stock": "stock_plans"}
@@ -56,12 +61,14 @@ N_WINDOWS = 3
 TOP_K = 3
 
 
-def run_measure(panel: pd.DataFrame, short: str, n_jobs: int, extra: tuple[str, ...]) -> None:
+def run_measure(panel: pd.DataFrame, short: str, n_jobs: int, extra: tuple[str, ...],
+                weighting: str | None = None) -> None:
     measure = MEASURES[short]
     # The frame carries the measure's leading drivers (requests for new plans, last year's
     # flows for the stock), each on the row of the release that published it.
     hist = add_drivers(la_history(panel, measure), panel, measure)
     cand = default_candidates(hist)
+    weighting = weighting or default_weighting(hist)
     t0 = time.perf_counter()
     early = list(range(ORIGINS[0] - N_WINDOWS, ORIGINS[0]))
     # Every simple baseline is scored too (the yardstick), whether auto may pick it or not.
@@ -76,7 +83,8 @@ def run_measure(panel: pd.DataFrame, short: str, n_jobs: int, extra: tuple[str, 
         seconds.update(cv_x.attrs["seconds"])
         cpu.update(cv_x.attrs["cpu_seconds"])
     t1, c1 = time.perf_counter(), time.process_time()
-    auto = backtest_auto(cv, hist, ORIGINS, cand, top_k=TOP_K, n_windows=N_WINDOWS, level=LEVELS)
+    auto = backtest_auto(cv, hist, ORIGINS, cand, top_k=TOP_K, n_windows=N_WINDOWS, level=LEVELS,
+                        weighting=weighting)
     seconds["auto"] = sum(seconds[m] for m in cand) + (time.perf_counter() - t1)
     cpu["auto"] = sum(cpu[m] for m in cand) + (time.process_time() - c1)
     scored = auto.drop(columns="weights")
@@ -115,11 +123,14 @@ def main() -> None:
     parser.add_argument("--measures", default="requests,new_plans,stock")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--no-extra", action="store_true", help="skip ETS, ARIMA and Prophet")
+    parser.add_argument("--weighting", default=None, choices=WEIGHTINGS,
+                        help="how auto weights its chosen candidates (default: per measure, "
+                             "forecasting.models.ensemble.default_weighting)")
     args = parser.parse_args()
     start = time.perf_counter()
     panel = load_panel()
     for short in args.measures.split(","):
-        run_measure(panel, short, args.jobs, () if args.no_extra else EXTRA)
+        run_measure(panel, short, args.jobs, () if args.no_extra else EXTRA, args.weighting)
     import resource
 
     own = resource.getrusage(resource.RUSAGE_SELF)
