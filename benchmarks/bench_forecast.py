@@ -12,7 +12,10 @@ Each measure's frame carries its leading drivers (``forecasting.models.leading.a
 new plans get the same year's requests, the January stock the previous calendar year's new
 plans and requests, each on the row of the release that published it, so a cut at an origin
 sees nothing later), and ``auto`` chooses among that measure's candidates
-(``forecasting.models.ensemble.default_candidates``); every simple baseline is scored as well.
+(``forecasting.models.ensemble.default_candidates``: for new plans the requests-led
+``conversion`` and ``lead_growth`` among them) and weights them the measure's way
+(``default_weighting``: stacked for new plans, inverse MASE otherwise; ``--weighting``
+overrides it); every simple baseline is scored as well.
 
 ``auto`` is scored exactly as ``AutoEnsemble.fit`` would choose and calibrate at each origin
 (``forecasting.models.ensemble.select``: weights and error quantiles from its candidates'

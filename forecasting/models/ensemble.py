@@ -52,7 +52,9 @@ DEFAULT_CANDIDATES = ("naive", "drift", "damped_drift", "log_drift", "log_drift3
                       "global_last")
 
 #: New plans, when the frame carries the requests that lead them (column ``requests``): the
-#: requests-led conversion model and the models that did best on new plans without it.
+#: two requests-led models (conversion through a requests forecast; lead_growth regressing
+#: new plans' change on the requests gap directly, so its errors differ) and the models that
+#: did best on new plans without requests.
 NEW_PLAN_CANDIDATES = ("conversion", "lead_growth", "damped_drift", "global", "global_last")
 
 #: The January stock, when the frame carries the previous calendar year's flows (columns
