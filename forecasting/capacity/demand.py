@@ -299,12 +299,90 @@ def _repeat_kernel(first, interval, end):
     return times, idx
 
 
-def _next_phase_deadline(t: np.ndarray, start: date, month_day: str) -> np.ndarray:
+def _phase_candidates(start: date, month_day: str) -> np.ndarray:
+    """Days from ``start`` to each year's phase-transfer deadline, a year before to 12 after."""
     month, day = (int(x) for x in month_day.split("-"))
-    candidates = np.array([(date(y, month, day) - start).days
-                           for y in range(start.year - 1, start.year + 13)], dtype=float)
-    pos = np.searchsorted(candidates, t, side="right")
-    return candidates[np.minimum(pos, candidates.shape[0] - 1)]
+    return np.array([(date(y, month, day) - start).days
+                     for y in range(start.year - 1, start.year + 13)], dtype=float)
+
+
+@njit(cache=True, inline="always")
+def _count_le(cdf, u, lo):
+    """``np.searchsorted(cdf, u, side="right")`` (the number of ``cdf <= u``), scanning up from
+    ``lo``, a count known not to exceed it."""
+    i = lo
+    n = cdf.shape[0]
+    while i < n and cdf[i] <= u:
+        i += 1
+    return i
+
+
+@njit(cache=True, nogil=True)
+def _pick_days(cdf, in_year, u_day, u_time, out, at):
+    """``in_year[min(searchsorted(cdf, u_day, "right"), m - 1)] + u_time`` into ``out[at:]``.
+
+    A guide table (the count of ``cdf <= j / m``) starts each search a step or two below its
+    answer, so the result is searchsorted's, in about one comparison per draw.
+    """
+    m = cdf.shape[0]
+    guide = np.empty(m + 1, np.int64)
+    lo = 0
+    for j in range(m + 1):
+        lo = _count_le(cdf, j / m, lo)
+        guide[j] = lo
+    for i in range(u_day.shape[0]):
+        # int(u * m) - 1 <= u * m - 1 < u * m, so the guide entry never overshoots.
+        j = int(u_day[i] * m) - 1
+        k = _count_le(cdf, u_day[i], guide[j] if j > 0 else 0)
+        if k > m - 1:
+            k = m - 1
+        out[at + i] = in_year[k] + u_time[i]
+
+
+@njit(cache=True, nogil=True)
+def _pick_groups(cum, u):
+    """``np.minimum(np.searchsorted(cum, u, "right"), len(cum) - 1)`` for a short ``cum``."""
+    out = np.empty(u.shape[0], np.int64)
+    last = cum.shape[0] - 1
+    for i in range(u.shape[0]):
+        k = _count_le(cum, u[i], 0)
+        out[i] = k if k < last else last
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _review_cases(rt1, rt2, decision_days, phase, due_at, lead, horizon, review_stage,
+                  review_class):
+    """The annual reviews kept in the window: times, deadlines and origins (stock 2, new 3),
+    with phase transfers moved ahead of their deadline (see :func:`path_cases`), as one pass
+    instead of a numpy temporary per step (same values)."""
+    n1 = rt1.shape[0]
+    n = n1 + rt2.shape[0]
+    time = np.empty(n, np.float64)
+    deadline = np.empty(n, np.float64)
+    origin = np.empty(n, np.int8)
+    last = due_at.shape[0] - 1
+    m = 0
+    j = 0
+    for i in range(n):
+        r = rt1[i] if i < n1 else rt2[i - n1]
+        dl = r + decision_days
+        if phase[i]:
+            k = _count_le(due_at, r, 0)
+            due = due_at[k if k < last else last]
+            early = due - lead[j]
+            j += 1
+            late = r - 365.0
+            r = early if early >= late else late
+            dl = due
+        if r >= 0 and r < horizon:
+            time[m] = r
+            deadline[m] = dl
+            origin[m] = 2 if i < n1 else 3
+            m += 1
+    return (time[:m], np.full(m, review_stage, np.int64), np.full(m, review_class, np.int64),
+            np.ones(m), deadline[:m], np.full(m, -1, np.int8), np.zeros(m, np.bool_),
+            origin[:m])
 
 
 def path_cases(
@@ -349,8 +427,9 @@ def path_cases(
     rng = path_rng(seed, path, _ARRIVALS)
     row = path % demand.requests.shape[0]
 
-    # Requests, year by year over the window.
-    times = []
+    # Requests, year by year over the window: the draws first (numpy's generator, in the same
+    # order as always), then one compiled pass picks each request's day.
+    years = []
     for k, year in enumerate(demand.years):
         in_year = np.flatnonzero(year_of_day == year)
         if in_year.size == 0:
@@ -365,9 +444,13 @@ def path_cases(
         if n == 0 or frac <= 0:
             continue
         cdf = np.cumsum(w) / frac
-        pick = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), in_year.size - 1)
-        times.append(in_year[pick] + rng.random(n))
-    t = np.concatenate(times) if times else np.zeros(0)
+        u_day = rng.random(n)
+        years.append((cdf, in_year, u_day, rng.random(n)))
+    t = np.empty(sum(y[2].shape[0] for y in years))
+    at = 0
+    for cdf, in_year, u_day, u_time in years:
+        _pick_days(cdf, in_year, u_day, u_time, t, at)
+        at += u_day.shape[0]
     if t.shape[0] > 1:
         # Times are spread over the days: an O(n) stable ordering beats a comparison sort
         # (the sorted values are the same).
@@ -378,8 +461,7 @@ def path_cases(
     groups = pipe.complexity
     cum = np.cumsum([g.share for g in groups])
     mult = np.array([g.work_multiplier for g in groups])
-    cx = np.minimum(np.searchsorted(cum / cum[-1], rng.random(n_req), side="right"),
-                    len(groups) - 1)
+    cx = _pick_groups(cum / cum[-1], rng.random(n_req))
     exception = np.asarray(rng.random(n_req) < pipe.p_exception)
     becomes_plan = rng.random(n_req) < (1.0 - pipe.p_refused) * (1.0 - pipe.p_not_issued)
     final_days = pipe.milestones_weeks.final * 7.0
@@ -413,23 +495,14 @@ def path_cases(
     end_new = np.minimum(issue + srng.exponential(1.0, plan_idx.size) / max(hazard, 1e-300),
                          horizon)
     rt2, _ = _repeat_times(issue + iv_new, iv_new, end_new)
-    rt = np.concatenate([rt1, rt2])
-    origin = np.concatenate([np.full(rt1.size, 2), np.full(rt2.size, 3)]).astype(np.int8)
-    deadline = rt + rules.decision_weeks * 7.0
-    phase = srng.random(rt.size) < rules.phase_transfer_share
-    if phase.any():
-        due = _next_phase_deadline(rt[phase], sim.start, rules.phase_transfer_deadline)
+    phase = srng.random(rt1.size + rt2.size) < rules.phase_transfer_share
+    n_phase = int(np.count_nonzero(phase))
+    lead = np.zeros(0)
+    if n_phase:
         lead = srng.uniform(min(4.0, rules.phase_transfer_window_weeks),
-                            rules.phase_transfer_window_weeks, phase.sum()) * 7.0
-        rt[phase] = np.maximum(due - lead, rt[phase] - 365.0)
-        deadline[phase] = due
-    keep = (rt >= 0) & (rt < horizon)
-    n_rev = int(keep.sum())
-    reviews = CaseArrays(
-        time=rt[keep], stage=np.full(n_rev, STAGES.index("review"), np.int64),
-        case_class=np.full(n_rev, CLASS_REVIEW, np.int64),
-        work_multiplier=np.ones(n_rev), deadline=deadline[keep],
-        complexity=np.full(n_rev, -1, np.int8), exception=np.zeros(n_rev, bool),
-        origin=origin[keep],
-    )
+                            rules.phase_transfer_window_weeks, n_phase) * 7.0
+    reviews = CaseArrays(*_review_cases(
+        rt1, rt2, rules.decision_weeks * 7.0, phase,
+        _phase_candidates(sim.start, rules.phase_transfer_deadline), lead, horizon,
+        STAGES.index("review"), CLASS_REVIEW))
     return [requests] + ([initial] if initial is not None and initial.n else []) + [reviews]
