@@ -154,6 +154,19 @@ def test_add_drivers_lags_the_flows_for_the_stock() -> None:
     assert add_drivers(stock, panel, "requests_received").equals(stock)
 
 
+def test_add_drivers_gives_new_plans_their_requests_and_refusals() -> None:
+    panel = pd.DataFrame({"unique_id": "E1", "level": "la", "breakdown": "all",
+                          "measure": ["requests_received", "requests_received",
+                                      "requests_refused"],
+                          "ds": [2022, 2023, 2023], "y": [100.0, 120.0, 30.0]})
+    plans = pd.DataFrame({"unique_id": "E1", "ds": [2022, 2023], "y": [60.0, 70.0]})
+    out = add_drivers(plans, panel, "new_plans")
+    assert out["requests"].tolist() == [100.0, 120.0]
+    assert out["refused"].isna().tolist() == [True, False]  # same calendar year, same release
+    no_refusals = add_drivers(plans, panel[panel["measure"] != "requests_refused"], "new_plans")
+    assert no_refusals["refused"].isna().all() and len(no_refusals) == 2
+
+
 def test_auto_picks_its_candidates_by_the_driver_columns() -> None:
     assert default_candidates(_plans()) == NEW_PLAN_CANDIDATES
     assert default_candidates(_stock()) == STOCK_CANDIDATES

@@ -9,7 +9,7 @@ import pytest
 from forecasting.errors import EhcpWarning
 from forecasting.forecast import cross_validation
 from forecasting.models import get_model
-from forecasting.models.leadgrowth import LeadGrowth
+from forecasting.models.leadgrowth import FEATURES, LeadGrowth
 
 YEARS = np.arange(2014, 2025)
 
@@ -91,3 +91,17 @@ def test_too_little_history_forecasts_the_national_trend() -> None:
     assert model.describe()["coef"] == {} and model.describe()["rows"] < 20
     fc = model.predict(1, level=())
     assert np.isfinite(fc["yhat"]).all()
+
+
+def test_refusals_add_the_agreed_share_feature() -> None:
+    df = _plans()
+    rng = np.random.default_rng(3)
+    share = rng.uniform(0.6, 0.9, len(df))
+    # Plans follow the requests agreed for assessment: LAs refusing fewer issue more.
+    with_ref = df.assign(refused=df["requests"] * (1 - share), y=df["y"] * share / 0.75)
+    model = LeadGrowth().fit(with_ref)
+    assert list(model.describe()["coef"]) == list(FEATURES)
+    assert "agreed_share" not in LeadGrowth().fit(df).describe()["coef"]
+    assert "agreed_share" not in LeadGrowth(refused=None).fit(with_ref).describe()["coef"]
+    all_missing = with_ref.assign(refused=np.nan)
+    assert "agreed_share" not in LeadGrowth().fit(all_missing).describe()["coef"]

@@ -35,10 +35,10 @@ __all__ = ["Conversion", "add_drivers", "fix_ds", "last_run", "log_normal_foreca
 
 #: Exogenous columns the driver-based models read, by the measure they forecast. Each row of
 #: a measure's frame carries the driver values published in the same SEN2 release: new plans
-#: of calendar ``ds`` come with requests of calendar ``ds``; the January ``ds`` stock comes
-#: with the flows of calendar ``ds - 1``.
+#: of calendar ``ds`` come with requests (and requests refused an assessment) of calendar
+#: ``ds``; the January ``ds`` stock comes with the flows of calendar ``ds - 1``.
 DRIVERS: dict[str, dict[str, tuple[str, int]]] = {
-    "new_plans": {"requests": ("requests_received", 0)},
+    "new_plans": {"requests": ("requests_received", 0), "refused": ("requests_refused", 0)},
     "stock_plans": {"new_plans_prev": ("new_plans", 1), "requests_prev": ("requests_received", 1)},
 }
 
@@ -50,8 +50,8 @@ def add_drivers(history: pd.DataFrame, panel: pd.DataFrame, measure: str) -> pd.
 
     ``history`` is the measure's long frame (e.g. ``forecasting.forecast.la_history``); the
     drivers come from the same panel on the same fixed boundaries. Rows are never added or
-    dropped: a driver with no figure for a row is NaN. Measures without drivers are returned
-    unchanged.
+    dropped: a driver with no figure for a row, or a driver measure the panel lacks, is NaN.
+    Measures without drivers are returned unchanged.
 
     Examples
     --------
@@ -65,7 +65,11 @@ def add_drivers(history: pd.DataFrame, panel: pd.DataFrame, measure: str) -> pd.
     from forecasting.data import consistent_series
 
     out = history.copy()
+    present = set(panel["measure"].unique())
     for col, (source, lag) in DRIVERS.get(measure, {}).items():
+        if source not in present:
+            out[col] = np.nan
+            continue
         drv = consistent_series(panel, source).dropna(subset=["y"])
         drv = drv.assign(ds=drv["ds"] + lag).rename(columns={"y": col})
         out = out.merge(drv[["unique_id", "ds", col]], on=["unique_id", "ds"], how="left")
