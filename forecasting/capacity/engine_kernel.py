@@ -558,16 +558,14 @@ def run_paths(first, last, keys, offsets, t_arr, stage0, cls, mult, dl, servers,
               class_rank, policy, horizon, band_off, wait_edges,
               exit_time, exit_code, stage_h,
               entries, completions, exits, exits_late, waiting, in_stage, work_hours,
-              started, wait_sum, wait_hist, visits):
+              started, wait_sum, wait_hist, visits, fs, ints, ordk, nodes, qk1, qk2, qsq, qc, heap):
     """Run :func:`sim_path` for paths ``first .. last - 1``; outputs are written in place.
 
-    Releases the GIL, so blocks of paths run in parallel on Python threads.
+    ``fs .. heap`` are scratch buffers from :func:`scratch` for the biggest of these paths
+    (the caller reuses them from call to call: fresh memory costs page faults). Releases the
+    GIL, so blocks of paths run in parallel on Python threads.
     """
     n_cap = servers.shape[0]
-    biggest = 0
-    for p in range(first, last):
-        biggest = max(biggest, offsets[p + 1] - offsets[p])
-    buf = scratch(biggest, policy.shape[0])
     for p in range(first, last):
         a = offsets[p]
         b = offsets[p + 1]
@@ -577,5 +575,6 @@ def run_paths(first, last, keys, offsets, t_arr, stage0, cls, mult, dl, servers,
                         dln, emp, par_start, par_len, class_rank, policy, horizon, band_off,
                         wait_edges, exit_time[a:b], exit_code[a:b], stage_h[a:b], entries[p],
                         completions[p], exits[p], exits_late[p], waiting[p], in_stage[p],
-                        work_hours[p], started[p], wait_sum[p], wait_hist[p], False, *buf)
+                        work_hours[p], started[p], wait_sum[p], wait_hist[p], False, fs, ints,
+                        ordk, nodes, qk1, qk2, qsq, qc, heap)
         visits[p] = v
