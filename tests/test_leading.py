@@ -165,6 +165,7 @@ def test_add_drivers_gives_new_plans_their_requests_and_refusals() -> None:
     assert out["refused"].isna().tolist() == [True, False]  # same calendar year, same release
     no_refusals = add_drivers(plans, panel[panel["measure"] != "requests_refused"], "new_plans")
     assert no_refusals["refused"].isna().all() and len(no_refusals) == 2
+    assert out["within_20wk"].isna().all() and out["timed"].isna().all()  # not in this panel
 
 
 def test_auto_picks_its_candidates_by_the_driver_columns() -> None:

@@ -9,7 +9,7 @@ import pytest
 from forecasting.errors import EhcpWarning
 from forecasting.forecast import cross_validation
 from forecasting.models import get_model
-from forecasting.models.leadgrowth import FEATURES, LeadGrowth
+from forecasting.models.leadgrowth import FEATURES, OPTIONAL_FEATURES, LeadGrowth
 
 YEARS = np.arange(2014, 2025)
 
@@ -100,8 +100,22 @@ def test_refusals_add_the_agreed_share_feature() -> None:
     # Plans follow the requests agreed for assessment: LAs refusing fewer issue more.
     with_ref = df.assign(refused=df["requests"] * (1 - share), y=df["y"] * share / 0.75)
     model = LeadGrowth().fit(with_ref)
-    assert list(model.describe()["coef"]) == list(FEATURES)
+    assert list(model.describe()["coef"]) == [*FEATURES, "agreed_share"]
     assert "agreed_share" not in LeadGrowth().fit(df).describe()["coef"]
     assert "agreed_share" not in LeadGrowth(refused=None).fit(with_ref).describe()["coef"]
     all_missing = with_ref.assign(refused=np.nan)
     assert "agreed_share" not in LeadGrowth().fit(all_missing).describe()["coef"]
+
+
+def test_timeliness_adds_its_two_features_only_with_both_columns() -> None:
+    df = _plans()
+    rng = np.random.default_rng(4)
+    timed = df["y"].round()
+    with_time = df.assign(timed=timed, within_20wk=(timed * rng.uniform(0.1, 0.9, len(df))).round())
+    coef = LeadGrowth().fit(with_time).describe()["coef"]
+    assert list(coef) == [*FEATURES, "timeliness", "timeliness_change"]
+    assert set(OPTIONAL_FEATURES) >= set(coef) - set(FEATURES)
+    assert "timeliness" not in LeadGrowth().fit(with_time.drop(columns="timed")).describe()["coef"]
+    assert "timeliness" not in LeadGrowth(timeliness=None).fit(with_time).describe()["coef"]
+    fc = LeadGrowth().fit(with_time).predict(3, level=(80,))
+    assert np.isfinite(fc["yhat"]).all() and len(fc) == 36

