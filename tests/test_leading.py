@@ -176,3 +176,19 @@ def test_auto_picks_its_candidates_by_the_driver_columns() -> None:
     assert model.candidates_ == NEW_PLAN_CANDIDATES
     assert set(model.weights_) <= set(NEW_PLAN_CANDIDATES)
     assert get_model("auto").get_params()["candidates"] is None
+
+
+def test_conversion_of_agreed_requests_scales_the_forecast_by_the_agreed_share() -> None:
+    df = _plans()
+    # A quarter of every LA's requests refused; plans are 80% of the agreed (mixed) requests.
+    agreed = df.assign(refused=0.25 * df["requests"], y=0.8 * 0.75 * (df["y"] / 0.6))
+    model = get_model("conversion_agreed", driver_model="log_drift").fit(agreed)
+    assert model.name == "conversion_agreed"
+    np.testing.assert_allclose(model.describe()["ratio"], 0.8)
+    plain = Conversion(driver_model="log_drift").fit(agreed)
+    np.testing.assert_allclose(plain.describe()["ratio"], 0.6)
+    # Same plans either way when the agreed share is steady.
+    np.testing.assert_allclose(model.predict(2)["yhat"], plain.predict(2)["yhat"], rtol=1e-9)
+    # Without refusals the model converts all requests.
+    same = get_model("conversion_agreed", driver_model="log_drift").fit(_plans())
+    np.testing.assert_allclose(same.describe()["ratio"], 0.6)

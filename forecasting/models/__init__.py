@@ -49,6 +49,7 @@ _REGISTRY: dict[str, Callable[..., Forecaster]] = {
     "global": _lazy("global_model", "GlobalGrowth"),
     "global_last": _lazy("global_model", "GlobalGrowth", smooth=0.0, alpha=10.0),
     "conversion": _lazy("leading", "Conversion"),
+    "conversion_agreed": _lazy("leading", "Conversion", refused="refused"),
     "lead_growth": _lazy("leadgrowth", "LeadGrowth"),
     "stockflow": _lazy("stocklead", "LeadStockFlow"),
     "auto": _lazy("ensemble", "AutoEnsemble"),
@@ -68,7 +69,7 @@ def get_model(name: str, **params: Any) -> Forecaster:
     >>> get_model("lstm")
     Traceback (most recent call last):
     ...
-    forecasting.errors.EhcpError: field 'model': unknown model 'lstm'. Fix: use one of naive, drift, damped_drift, log_drift, log_drift3, ets, arima, theta, prophet, global, global_last, conversion, lead_growth, stockflow, auto.
+    forecasting.errors.EhcpError: field 'model': unknown model 'lstm'. Fix: use one of naive, drift, damped_drift, log_drift, log_drift3, ets, arima, theta, prophet, global, global_last, conversion, conversion_agreed, lead_growth, stockflow, auto.
     """
     try:
         make = _REGISTRY[name]

@@ -52,10 +52,11 @@ DEFAULT_CANDIDATES = ("naive", "drift", "damped_drift", "log_drift", "log_drift3
                       "global_last")
 
 #: New plans, when the frame carries the requests that lead them (column ``requests``): the
-#: two requests-led models (conversion through a requests forecast; lead_growth regressing
-#: new plans' change on the requests gap directly, so its errors differ) and the models that
-#: did best on new plans without requests.
-NEW_PLAN_CANDIDATES = ("conversion", "lead_growth", "damped_drift", "global", "global_last")
+#: requests-led models (conversion through a requests forecast, of all requests or of those
+#: agreed for assessment; lead_growth regressing new plans' change on the requests gap
+#: directly, so its errors differ) and the models that did best on new plans without requests.
+NEW_PLAN_CANDIDATES = ("conversion", "conversion_agreed", "lead_growth", "damped_drift", "global",
+                       "global_last")
 
 #: The January stock, when the frame carries the previous calendar year's flows (columns
 #: ``new_plans_prev``, ``requests_prev``): the stock-flow identity, the national-trend models

@@ -13,6 +13,12 @@ weight ``n / (n + shrink)``. Requests are the exogenous column ``requests`` of t
 backtest that cuts the frame at an origin never sees a later year. A series with no requests
 in its latest year is forecast by ``fallback_model`` instead (``describe()`` lists them).
 
+``conversion_agreed`` (``refused="refused"``) converts only the requests agreed for
+assessment (requests minus those refused, column ``refused``), and scales the requests
+forecast by each LA's agreed share of its last two years: a change in an LA's refusal rate
+then moves its plans at once rather than through a drifting ratio (rolling-origin MASE one
+year ahead 1.053 -> 1.030, two and three years ahead a little worse; ``auto`` uses both).
+
 Intervals are Gaussian on the log scale: the spread of the LA's log ratio around its mean (in
 quadrature with) the requests model's own log-scale spread at each horizon.
 """
@@ -211,6 +217,13 @@ class Conversion(Forecaster):
         Pseudo-years of the national ratio mixed into each LA's.
     fallback_model : str
         Model for series with no driver in their latest year.
+    refused : str or None
+        Column of driver units that never lead anywhere (requests refused an assessment).
+        When given, the ratio converts the agreed requests (driver minus refused) and the
+        driver's forecast is scaled by each LA's agreed share of its last ``share_years``
+        years (a year without a refusals figure takes that share too). None: all requests.
+    share_years : int
+        Recent years behind each LA's agreed share.
 
     Examples
     --------
@@ -231,7 +244,10 @@ class Conversion(Forecaster):
 
     def __init__(self, *, driver: str = "requests", driver_model: str = "global_last",
                  lag_weight: float = 0.5, n_years: int = 3, shrink: float = 3.0,
-                 fallback_model: str = "damped_drift") -> None:
+                 fallback_model: str = "damped_drift", refused: str | None = None,
+                 share_years: int = 2) -> None:
+        self.refused = refused
+        self.share_years = share_years
         self.driver = driver
         self.driver_model = driver_model
         self.lag_weight = lag_weight
@@ -245,6 +261,7 @@ class Conversion(Forecaster):
         y = df.pivot(index="unique_id", columns="ds", values="y").sort_index(axis=1)
         d = df.pivot(index="unique_id", columns="ds", values=self.driver).astype(float)
         d = d.reindex(columns=y.columns)
+        d, self.share_ = self._agreed(df, d)
         mixed = a * d + (1.0 - a) * d.shift(1, axis=1) if a < 1.0 else d
         ok = (mixed > 0) & y.notna()
         ratio = (y.where(ok).clip(lower=0.5) / mixed.where(ok)).to_numpy(dtype=float)
@@ -278,6 +295,22 @@ class Conversion(Forecaster):
         rest = df[df["unique_id"].isin(self.fallback_ids_)][["unique_id", "ds", "y"]]
         self.fallback_fitted_ = _fit_models(rest, self.fallback_model) if len(rest) else []
 
+    def _agreed(self, df: pd.DataFrame, d: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+        """The driver net of ``refused`` and each series' recent agreed share (1 without)."""
+        ones = pd.Series(1.0, index=d.index)
+        if self.refused is None or self.refused not in df or not df[self.refused].notna().any():
+            return d, ones
+        r = df.pivot(index="unique_id", columns="ds", values=self.refused).astype(float)
+        r = r.reindex(index=d.index, columns=d.columns)
+        share = ((d - r) / d).where((d > 0) & (r >= 0) & (r <= d))
+        recent = pd.Series({uid: float(np.nanmean(row[np.isfinite(row)][-self.share_years:]))
+                            if np.isfinite(row).any() else np.nan
+                            for uid, row in zip(share.index, share.to_numpy(), strict=True)})
+        national = float(np.nanmedian(recent)) if recent.notna().any() else 1.0
+        recent = recent.fillna(national).clip(lower=0.05)
+        filled = share.apply(lambda col: col.fillna(recent))
+        return d * filled, recent
+
     def _center(self, h: int) -> pd.DataFrame:
         """Log-scale mean and sd by series and horizon (driver-based series only)."""
         if not self.driver_fitted_:
@@ -286,7 +319,7 @@ class Conversion(Forecaster):
         a = float(self.lag_weight)
         frames = []
         for uid, grp in fc.groupby("unique_id", sort=False):
-            drv = grp["yhat"].to_numpy(dtype=float)
+            drv = grp["yhat"].to_numpy(dtype=float) * float(self.share_.get(uid, 1.0))
             prev = np.concatenate([[self.driver_last_[uid]], drv[:-1]])
             mixed = a * drv + (1.0 - a) * prev
             d_sd = (np.log1p(grp["hi_80"].to_numpy()) - np.log1p(grp["lo_80"].to_numpy())) / (
