@@ -48,7 +48,7 @@ _TICK = 2
 
 # Columns of the per-case float and int state.
 _T_ARR, _MULT, _DL, _ENTRY, _START, _DEND, _WORK, _SERVED = 0, 1, 2, 3, 4, 5, 6, 7
-_STAGE0, _CLS, _PHASE, _CUR, _HOP, _NXT, _ORD = 0, 1, 2, 3, 4, 5, 6
+_STAGE0, _CLS, _PHASE, _CUR, _HOP, _NXT, _ORD, _LNK = 0, 1, 2, 3, 4, 5, 6, 7
 
 _WAITING = 1
 _SERVICE = 2
@@ -166,28 +166,33 @@ def scratch(n, n_pools):
     # Per-case state is stored case-major (one row of 8 values per case) so that an event
     # touches one or two cache lines of its case instead of one line in each of 16 arrays.
     return (np.empty((m, 8), np.float64), np.empty((m, 8), np.int64), np.empty((2, m), np.int64),
-            np.empty((cap, 3), np.float64),
             np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.float64),
             np.empty((n_pools, m), np.int64), np.empty((n_pools, m), np.int64),
             np.empty((cap, 2), np.float64))
 
 
 @njit(cache=True, inline="always")
-def _schedule(heap, hn, far, cur, nodes, bh, inv_w, n, t, payload, horizon):
+def _schedule(heap, hn, far, cur, ci, tick_next, bh, inv_w, n, t, payload, horizon):
     """Add an event: to the heap if it falls in the current bucket or earlier, else to its
-    bucket's list. Returns the new heap size and number of events in later buckets."""
+    bucket's list. Returns the new heap size and number of events in later buckets.
+
+    A bucket's list is linked through the case's own row (``ci[case, _LNK]``; ``tick_next``
+    for a pool's daily check): a case has at most one pending event, and its time and type can
+    be read back from the case (see the drain in :func:`_event_loop`), so scheduling touches
+    no memory but the case's row and the bucket's head.
+    """
     if not t < horizon:
         return hn, far
     b = int(t * inv_w)
     if b <= cur:
         return ev_push(heap, hn, t, payload), far
-    node = payload >> 2
+    idx = payload >> 2
     if payload & 3 == _TICK:
-        node += n
-    nodes[node, 0] = t
-    nodes[node, 1] = payload
-    nodes[node, 2] = bh[b]
-    bh[b] = node
+        tick_next[idx] = bh[b]
+        bh[b] = n + idx
+    else:
+        ci[idx, _LNK] = bh[b]
+        bh[b] = idx
     return hn, far + 1
 
 
@@ -199,13 +204,13 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
              class_rank, policy, horizon, band_off, wait_edges,
              exit_time, exit_code, stage_h,
              entries, completions, exits, exits_late, waiting, in_stage, work_hours,
-             started, wait_sum, wait_hist, record, fs, ints, ordk, nodes, qk1, qk2, qsq, qc, heap):
+             started, wait_sum, wait_hist, record, fs, ints, ordk, qk1, qk2, qsq, qc, heap):
     """Simulate one path; fill the output slices; return (visits, records[n_rec, 6]).
 
     Record columns: stage, case, arrive, start (of service), end (of the stage), served (work
     done: frees the server; equal to start for a pure delay).
 
-    ``fs, ints, ordk, nodes, qk1, qk2, qsq, qc, heap`` are scratch buffers from :func:`scratch` for at
+    ``fs, ints, ordk, qk1, qk2, qsq, qc, heap`` are scratch buffers from :func:`scratch` for at
     least this path's number of cases; reusing them across paths avoids fresh memory (page
     faults cost as much as the simulation of a small path).
     """
@@ -234,6 +239,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
     qn = np.zeros(n_pools, np.int64)
     busy = np.zeros(n_pools, np.int64)
     tick_at = np.full(n_pools, -1.0)
+    tick_next = np.full(n_pools, -1, np.int64)
     smax = np.zeros((n_pools, n_days + 1), np.int64)
     for q in range(n_pools):
         for d in range(n_days - 1, -1, -1):
@@ -294,8 +300,8 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp,
             par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
             exit_time, exit_code, stage_h, entries, completions, exits, exits_late, waiting,
-            in_stage, work_hours, started, wait_sum, wait_hist, record, cf, ci, nodes, qk1, qk2,
-            qsq, qc, heap, qn, busy, tick_at, smax, lvl, n_lv, f_head, f_tail, wdiff, idiff, bh,
+            in_stage, work_hours, started, wait_sum, wait_hist, record, cf, ci, tick_next, qk1,
+            qk2, qsq, qc, heap, qn, busy, tick_at, smax, lvl, n_lv, f_head, f_tail, wdiff, idiff, bh,
             inv_w, rec)
         if nrec >= 0:
             return visits, rec[:nrec]
@@ -305,7 +311,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
 def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp,
                 par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
                 exit_time, exit_code, stage_h, entries, completions, exits, exits_late, waiting,
-                in_stage, work_hours, started, wait_sum, wait_hist, record, cf, ci, nodes, qk1,
+                in_stage, work_hours, started, wait_sum, wait_hist, record, cf, ci, tick_next, qk1,
                 qk2, qsq, qc, heap, qn, busy, tick_at, smax, lvl, n_lv, f_head, f_tail, wdiff,
                 idiff, bh, inv_w, rec):
     """The event loop of one path; returns (visits, records written), or (visits, -1) when
@@ -331,7 +337,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
     hn = 0
 
     # Pending events live in a calendar of time buckets (an unsorted list each, linked through
-    # ``nodes[:, 2]``) and only the current bucket's events are in the heap: the heap stays a few
+    # the cases' rows, see _schedule) and only the current bucket's events are in the heap: the heap stays a few
     # events deep though hundreds are pending (e.g. advice delays). Bucket of time t is
     # int(t * inv_w), which never decreases with t, so the heap's head is still the earliest
     # event, ties broken as before. Events at or after the horizon are never processed.
@@ -352,9 +358,19 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                 node = bh[cur]
                 bh[cur] = -1
                 while node >= 0:
-                    hn = ev_push(heap, hn, nodes[node, 0], int(nodes[node, 1]))
+                    # The event's time and type from its case: work done at ``_SERVED`` while
+                    # in service, the stage's end at ``_DEND`` while in a delay.
+                    if node < n:
+                        if ci[node, _PHASE] == _SERVICE:
+                            hn = ev_push(heap, hn, cf[node, _SERVED], node * 4 + _WORK_DONE)
+                        else:
+                            hn = ev_push(heap, hn, cf[node, _DEND], node * 4 + _STAGE_END)
+                        node = ci[node, _LNK]
+                    else:
+                        q = node - n
+                        hn = ev_push(heap, hn, tick_at[q], q * 4 + _TICK)
+                        node = tick_next[q]
                     far -= 1
-                    node = int(nodes[node, 2])
         t_e = heap[0, 0] if hn > 0 else math.inf
         t = t_e if t_e <= t_a else t_a
         if not t < horizon:
@@ -382,7 +398,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                 disp0 = q
                 if cf[idx, _DEND] > t:
                     ci[idx, _PHASE] = _DELAY
-                    hn, far = _schedule(heap, hn, far, cur, nodes, bh, inv_w, n,
+                    hn, far = _schedule(heap, hn, far, cur, ci, tick_next, bh, inv_w, n,
                                         cf[idx, _DEND], idx * 4 + _STAGE_END, horizon)
                 else:
                     end_case = idx
@@ -458,7 +474,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                 cf[c, _START] = t
                 cf[c, _SERVED] = t
                 ci[c, _PHASE] = _DELAY
-                hn, far = _schedule(heap, hn, far, cur, nodes, bh, inv_w, n, de,
+                hn, far = _schedule(heap, hn, far, cur, ci, tick_next, bh, inv_w, n, de,
                                     c * 4 + _STAGE_END, horizon)
             else:
                 cf[c, _WORK] = cf[c, _MULT] * draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
@@ -502,7 +518,8 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                         b += 1
                     wait_hist[s, w, b] += 1
                 te = _finish_time(t, cf[c, _WORK], speed, q)
-                hn, far = _schedule(heap, hn, far, cur, nodes, bh, inv_w, n, te,
+                cf[c, _SERVED] = te  # read back when its bucket is drained
+                hn, far = _schedule(heap, hn, far, cur, ci, tick_next, bh, inv_w, n, te,
                                     c * 4 + _WORK_DONE, horizon)
             if qn[q] > 0 and tick_at[q] < 0.0:
                 # Blocked by the number of servers: look again tomorrow, unless no later day
@@ -510,7 +527,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                 d = int(math.floor(t)) + 1
                 if d < horizon and d < n_days and smax[q, d] > busy[q]:
                     tick_at[q] = d
-                    hn, far = _schedule(heap, hn, far, cur, nodes, bh, inv_w, n,
+                    hn, far = _schedule(heap, hn, far, cur, ci, tick_next, bh, inv_w, n,
                                         float(d), q * 4 + _TICK, horizon)
 
     for c in range(n):
@@ -558,7 +575,7 @@ def run_paths(first, last, keys, offsets, t_arr, stage0, cls, mult, dl, servers,
               class_rank, policy, horizon, band_off, wait_edges,
               exit_time, exit_code, stage_h,
               entries, completions, exits, exits_late, waiting, in_stage, work_hours,
-              started, wait_sum, wait_hist, visits, fs, ints, ordk, nodes, qk1, qk2, qsq, qc, heap):
+              started, wait_sum, wait_hist, visits, fs, ints, ordk, qk1, qk2, qsq, qc, heap):
     """Run :func:`sim_path` for paths ``first .. last - 1``; outputs are written in place.
 
     ``fs .. heap`` are scratch buffers from :func:`scratch` for the biggest of these paths
@@ -576,5 +593,5 @@ def run_paths(first, last, keys, offsets, t_arr, stage0, cls, mult, dl, servers,
                         wait_edges, exit_time[a:b], exit_code[a:b], stage_h[a:b], entries[p],
                         completions[p], exits[p], exits_late[p], waiting[p], in_stage[p],
                         work_hours[p], started[p], wait_sum[p], wait_hist[p], False, fs, ints,
-                        ordk, nodes, qk1, qk2, qsq, qc, heap)
+                        ordk, qk1, qk2, qsq, qc, heap)
         visits[p] = v
