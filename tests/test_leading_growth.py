@@ -119,3 +119,12 @@ def test_timeliness_adds_its_two_features_only_with_both_columns() -> None:
     assert "timeliness" not in LeadGrowth(timeliness=None).fit(with_time).describe()["coef"]
     fc = LeadGrowth().fit(with_time).predict(3, level=(80,))
     assert np.isfinite(fc["yhat"]).all() and len(fc) == 36
+
+
+def test_saved_model_forecasts_the_same(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from forecasting.persist import load_model, save_model
+
+    df = _plans().assign(refused=lambda d: 0.2 * d["requests"])
+    model = LeadGrowth().fit(df)
+    again = load_model(save_model(model, tmp_path / "lead_growth.json"))
+    pd.testing.assert_frame_equal(model.predict(3), again.predict(3))
