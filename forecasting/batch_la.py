@@ -336,7 +336,7 @@ def _scenarios(inp: LaInput, sp: dict[str, Any], model: str, notes: list[str]) -
     rows = []
     for name in names:
         scen = sset[name]
-        cap = scale_capacity(scen.capacity, plans=plans, late_share=late)
+        capacity = scale_capacity(scen.capacity, plans=plans, late_share=late)
         dp = demand
         if dp is not None and scen.request_changes:
             req = dp["measure"] == "requests_received"
@@ -344,11 +344,11 @@ def _scenarios(inp: LaInput, sp: dict[str, Any], model: str, notes: list[str]) -
                            ignore_index=True)
         # Mediation and tribunal hours are set aside from this LA's expected decisions, as in
         # `ehcp run` (the file's dispute rates are shares of decisions, so they scale with it).
-        cap = with_dispute_workload(cap, dp)
+        capacity = with_dispute_workload(capacity, dp)
         with warnings.catch_warnings():
             # Load warnings (a queue that explodes) are part of the answer, not a failure.
             warnings.simplefilter("ignore")
-            res = simulate_capacity(cap, dp, n_paths=n_paths, seed=inp.seed, scenario=name)
+            res = simulate_capacity(capacity, dp, n_paths=n_paths, seed=inp.seed, scenario=name)
         summary = {**summarise_weekly(res.weekly), "demand_capped_share": capped}
         rows += [{"scenario": name, "metric": m, "value": v} for m, v in summary.items()]
     return pd.DataFrame(rows)
