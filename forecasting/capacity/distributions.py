@@ -230,6 +230,25 @@ def stream(path_key: np.uint64, case: int, hop: int, purpose: int) -> np.uint64:
 
 
 @njit(cache=True, inline="always")
+def stream_base(path_key: np.uint64, case: int, hop: int) -> np.uint64:
+    """What the streams of one (case, hop) share, so the engine hashes it once per stage visit.
+
+    Examples
+    --------
+    >>> k = np.uint64(12345)
+    >>> bool(stream(k, 7, 2, 1) == stream_at(stream_base(k, 7, 2), 1))
+    True
+    """
+    return mix(mix(path_key ^ (np.uint64(case) * _M1)) ^ (np.uint64(hop) * _M2))
+
+
+@njit(cache=True, inline="always")
+def stream_at(base: np.uint64, purpose: int) -> np.uint64:
+    """The stream of one purpose from :func:`stream_base`."""
+    return mix(base ^ np.uint64(purpose))
+
+
+@njit(cache=True, inline="always")
 def uniform(state: np.uint64, k: int) -> float:
     """The ``k``-th uniform on the open interval (0, 1) of a stream."""
     z = mix(state + np.uint64(k) * _GOLDEN)

@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
-from forecasting.capacity.distributions import draw, stream, uniform
+from forecasting.capacity.distributions import draw, stream_at, stream_base, uniform
 from forecasting.capacity.engine_heaps import (
     ev_pop,
     ev_push,
@@ -49,6 +49,9 @@ _TICK = 2
 # Columns of the per-case float and int state.
 _T_ARR, _MULT, _DL, _ENTRY, _START, _DEND, _WORK, _SERVED = 0, 1, 2, 3, 4, 5, 6, 7
 _STAGE0, _CLS, _PHASE, _CUR, _HOP, _NXT, _ORD, _LNK = 0, 1, 2, 3, 4, 5, 6, 7
+# Once a case has arrived its entry stage is not needed again: the slot then holds the random
+# stream base of its current (case, hop), shared by that stage's draws and its routing.
+_BASE = _STAGE0
 
 _WAITING = 1
 _SERVICE = 2
@@ -376,6 +379,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
         if not t < horizon:
             break
 
+        w_t = _week(t, n_weeks)
         enter_case = -1
         enter_stage = -1
         end_case = -1
@@ -392,7 +396,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                 q = pool_of[ci[idx, _CUR]]
                 busy[q] -= 1
                 cf[idx, _SERVED] = t
-                w = _week(t, n_weeks)
+                w = w_t
                 if w >= 0:
                     work_hours[q, w] += cf[idx, _WORK]
                 disp0 = q
@@ -412,7 +416,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
         if end_case >= 0:
             c = end_case
             s = ci[c, _CUR]
-            w = _week(t, n_weeks)
+            w = w_t
             if w >= 0:
                 completions[s, w] += 1
             _add_banded(idiff, s, cf[c, _ENTRY], t, cf[c, _DL], band_off, n_weeks)
@@ -427,7 +431,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                 rec[nrec, 4] = t
                 rec[nrec, 5] = cf[c, _SERVED]
                 nrec += 1
-            u = uniform_at(stream(key, ci[c, _ORD], ci[c, _HOP] - 1, 0))
+            u = uniform_at(stream_at(np.uint64(ci[c, _BASE]), 0))
             col = n_cols - 1
             for j in range(n_cols):
                 if u < route_cum[s, j]:
@@ -452,22 +456,24 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
             s = enter_stage
             h = ci[c, _HOP]
             ci[c, _HOP] = h + 1
+            base = stream_base(key, ci[c, _ORD], h)
+            ci[c, _BASE] = np.int64(base)
             ci[c, _CUR] = s
             cf[c, _ENTRY] = t
-            w = _week(t, n_weeks)
+            w = w_t
             if w >= 0:
                 entries[s, w] += 1
             de = t
             for j in range(par_len[s]):
                 i = par_start[s] + j
                 x = draw(dkind[i], dp1[i], dp2[i], des[i], dln[i], emp,
-                         stream(key, ci[c, _ORD], h, 2 + j))
+                         stream_at(base, 2 + j))
                 if t + x > de:
                     de = t + x
             q = pool_of[s]
             if q < 0:
                 x = draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
-                         stream(key, ci[c, _ORD], h, 1))
+                         stream_at(base, 1))
                 if t + x > de:
                     de = t + x
                 cf[c, _DEND] = de
@@ -478,7 +484,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                                     c * 4 + _STAGE_END, horizon)
             else:
                 cf[c, _WORK] = cf[c, _MULT] * draw(dkind[s], dp1[s], dp2[s], des[s], dln[s], emp,
-                                         stream(key, ci[c, _ORD], h, 1))
+                                         stream_at(base, 1))
                 cf[c, _DEND] = de
                 ci[c, _PHASE] = _WAITING
                 pol = policy[q]
@@ -508,7 +514,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                 ci[c, _PHASE] = _SERVICE
                 s = ci[c, _CUR]
                 _add_span(wdiff, s, cf[c, _ENTRY], t, n_weeks)
-                w = _week(t, n_weeks)
+                w = w_t
                 if w >= 0:
                     wt = t - cf[c, _ENTRY]
                     started[s, w] += 1
