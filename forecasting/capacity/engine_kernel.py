@@ -340,10 +340,10 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
     hn = 0
 
     # Pending events live in a calendar of time buckets (an unsorted list each, linked through
-    # the cases' rows, see _schedule) and only the current bucket's events are in the heap: the heap stays a few
-    # events deep though hundreds are pending (e.g. advice delays). Bucket of time t is
-    # int(t * inv_w), which never decreases with t, so the heap's head is still the earliest
-    # event, ties broken as before. Events at or after the horizon are never processed.
+    # the cases' rows, see _schedule) and only the current bucket's events are in the heap: the
+    # heap stays a few events deep though hundreds are pending (e.g. advice delays). Bucket of
+    # time t is int(t * inv_w), which never decreases with t, so the heap's head is still the
+    # earliest event, ties broken as before. Events at or after the horizon are never processed.
     cur = 0
     far = 0
 
