@@ -52,6 +52,11 @@ _STAGE0, _CLS, _PHASE, _CUR, _HOP, _NXT, _ORD, _LNK = 0, 1, 2, 3, 4, 5, 6, 7
 # Once a case has arrived its entry stage is not needed again: the slot then holds the random
 # stream base of its current (case, hop), shared by that stage's draws and its routing.
 _BASE = _STAGE0
+# Once a case has left, its service start and queue link are not needed again: they hold the
+# time and exit it left by, scattered to the caller's order after the loop (writing them to
+# ``exit_time[case]`` at once was a cache miss on the critical path of every exit).
+_EXIT_T = _START
+_EXIT_E = _NXT
 
 _WAITING = 1
 _SERVICE = 2
@@ -295,9 +300,6 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             ci[c, _PHASE] = 0
             ci[c, _HOP] = 0
             ci[c, _ORD] = o
-        exit_time[:] = np.nan
-        exit_code[:] = -2
-        stage_h[:] = -1
         bh[:] = -1
         visits, nrec = _event_loop(
             key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp,
@@ -443,8 +445,8 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
             else:
                 e = col - n_stages
                 ci[c, _PHASE] = _EXITED
-                exit_time[ci[c, _ORD]] = t
-                exit_code[ci[c, _ORD]] = e
+                cf[c, _EXIT_T] = t
+                ci[c, _EXIT_E] = e
                 if w >= 0:
                     exits[e, w] += 1
                     if t > cf[c, _DL]:
@@ -538,11 +540,21 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
 
     for c in range(n):
         ph = ci[c, _PHASE]
-        if ph == 0 or ph == _EXITED:
+        o = ci[c, _ORD]
+        if ph == 0:
+            exit_time[o] = np.nan
+            exit_code[o] = -2
+            stage_h[o] = -1
+            continue
+        if ph == _EXITED:
+            exit_time[o] = cf[c, _EXIT_T]
+            exit_code[o] = ci[c, _EXIT_E]
+            stage_h[o] = -1
             continue
         s = ci[c, _CUR]
-        exit_code[ci[c, _ORD]] = -1
-        stage_h[ci[c, _ORD]] = s
+        exit_time[o] = np.nan
+        exit_code[o] = -1
+        stage_h[o] = s
         _add_banded(idiff, s, cf[c, _ENTRY], math.inf, cf[c, _DL], band_off, n_weeks)
         if ph == _WAITING:
             _add_span(wdiff, s, cf[c, _ENTRY], math.inf, n_weeks)
