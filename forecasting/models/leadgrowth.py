@@ -48,12 +48,10 @@ import numpy as np
 import pandas as pd
 
 from forecasting.models.adjust import COVID_YEAR
-from forecasting.models.base import Forecaster
 from forecasting.models.global_model import aggregate_growth
 from forecasting.models.leading import (
+    LogNormalForecaster,
     _fit_models,
-    log_normal_forecast,
-    log_walk_paths,
     require_columns,
 )
 
@@ -79,7 +77,7 @@ def _log(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index, columns=frame.columns)
 
 
-class LeadGrowth(Forecaster):
+class LeadGrowth(LogNormalForecaster):
     """Direct regressions of new plans' change on their requests gap (column ``requests``).
 
     Parameters
@@ -271,14 +269,6 @@ class LeadGrowth(Forecaster):
         if not frames:
             return pd.DataFrame(columns=["unique_id", "ds", "mean", "sd"])
         return pd.concat(frames, ignore_index=True)
-
-    def _predict(self, h: int, level: tuple[int, ...]) -> pd.DataFrame:
-        return log_normal_forecast(self._center(h), self.annual_, self.fallback_fitted_, h,
-                                   level)
-
-    def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
-        return log_walk_paths(self._center(h), self.last_ds_, self.annual_,
-                              self.fallback_fitted_, h, n_paths, rng)
 
     def describe(self) -> dict[str, Any]:
         """The 1-year regression's coefficients (per standardised feature), spreads, fallbacks."""

@@ -35,9 +35,8 @@ from scipy import stats
 from forecasting.errors import EhcpWarning
 from forecasting.models.base import Forecaster, future_ds, normal_intervals
 
-__all__ = ["Conversion", "add_drivers", "fix_ds", "last_run", "log_normal_forecast",
-           "log_walk_paths",
-           "require_columns"]
+__all__ = ["Conversion", "LogNormalForecaster", "add_drivers", "fix_ds", "last_run",
+           "log_normal_forecast", "log_walk_paths", "require_columns"]
 
 #: Exogenous columns the driver-based models read, by the measure they forecast. Each row of
 #: a measure's frame carries the driver values published in the same SEN2 release: new plans
@@ -190,6 +189,31 @@ def log_walk_paths(center: pd.DataFrame, last_ds: pd.Series, annual: bool,
     return fix_ds(pd.concat(frames, ignore_index=True), annual)
 
 
+class LogNormalForecaster(Forecaster):
+    """A model whose forecast is a log-scale centre and spread per series and horizon.
+
+    Subclasses set ``annual_``, ``last_ds_`` (last ``ds`` per series) and ``fallback_fitted_``
+    (fitted fallback models for the series they cannot forecast) in ``_fit``, and implement
+    ``_center(h)`` returning ``unique_id, ds, mean, sd`` on the log scale; the forecast table
+    (:func:`log_normal_forecast`) and the sample paths (:func:`log_walk_paths`) follow.
+    """
+
+    annual_: bool
+    last_ds_: pd.Series
+    fallback_fitted_: list[Any]
+
+    def _center(self, h: int) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _predict(self, h: int, level: tuple[int, ...]) -> pd.DataFrame:
+        return log_normal_forecast(self._center(h), self.annual_, self.fallback_fitted_, h,
+                                   level)
+
+    def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
+        return log_walk_paths(self._center(h), self.last_ds_, self.annual_,
+                              self.fallback_fitted_, h, n_paths, rng)
+
+
 def _fit_models(df: pd.DataFrame, model: str) -> list[Any]:
     from forecasting.forecast import fit_with_fallback
 
@@ -200,7 +224,7 @@ def _predict_models(models: list[Any], h: int) -> pd.DataFrame:
     return pd.concat([m.predict(h, (80,)) for m in models], ignore_index=True)
 
 
-class Conversion(Forecaster):
+class Conversion(LogNormalForecaster):
     """New plans as a shrunk conversion ratio times forecast requests (column ``requests``).
 
     Parameters
@@ -330,14 +354,6 @@ class Conversion(Forecaster):
                 "mean": self.log_ratio_[uid] + np.log(np.maximum(mixed, 1e-9)),
                 "sd": np.maximum.accumulate(sd)}))
         return pd.concat(frames, ignore_index=True)
-
-    def _predict(self, h: int, level: tuple[int, ...]) -> pd.DataFrame:
-        return log_normal_forecast(self._center(h), self.annual_, self.fallback_fitted_, h,
-                                   level)
-
-    def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
-        return log_walk_paths(self._center(h), self.last_ds_, self.annual_,
-                              self.fallback_fitted_, h, n_paths, rng)
 
     def describe(self) -> dict[str, Any]:
         """Each LA's conversion ratio, the national spread and the fallback series."""

@@ -28,18 +28,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.models.base import Forecaster, future_ds
+from forecasting.models.base import future_ds
 from forecasting.models.leading import (
     Conversion,
-    log_normal_forecast,
-    log_walk_paths,
+    LogNormalForecaster,
     require_columns,
 )
 
 __all__ = ["LeadStockFlow"]
 
 
-class LeadStockFlow(Forecaster):
+class LeadStockFlow(LogNormalForecaster):
     """January stock = last stock x (1 - ceasing rate) + requests-led new plans.
 
     Parameters
@@ -165,14 +164,6 @@ class LeadStockFlow(Forecaster):
                                         "mean": np.log(np.maximum(mean, 1e-9)),
                                         "sd": np.maximum.accumulate(sd)}))
         return pd.concat(frames, ignore_index=True)
-
-    def _predict(self, h: int, level: tuple[int, ...]) -> pd.DataFrame:
-        return log_normal_forecast(self._center(h), self.annual_, self.fallback_fitted_, h,
-                                   level)
-
-    def _simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> pd.DataFrame:
-        return log_walk_paths(self._center(h), self.last_ds_, self.annual_,
-                              self.fallback_fitted_, h, n_paths, rng)
 
     def describe(self) -> dict[str, Any]:
         """Each LA's ceasing rate, the LAs on the fallback model and the new-plan ratios."""
