@@ -27,19 +27,21 @@ identical output; a run split into blocks of paths equals one big run.
 
 Performance notes
 -----------------
-About 5.1 million case-stage visits per CPU-second of the engine on the Leeds-scale EHCP
-pipeline inside ``make bench-simulate`` (1,000 paths: 113.6 million visits, 22.5 CPU-s on
-two threads; 175-200 ns per visit on one thread). Of that, the draws are about 7% (ziggurat
+About 5.8 million case-stage visits per CPU-second of the engine on the Leeds-scale EHCP
+pipeline inside ``make bench-simulate`` (1,000 paths: 113.6 million visits, 19.4 CPU-s on
+two threads; 158-165 ns per visit on one thread). Of that, the draws are under 10% (ziggurat
 normals and Marsaglia-Tsang's squeezed gamma need no ``log`` or ``cos`` most of the time;
-Box-Muller's draws were a third), sorting and copying a path's cases in about 6%, and the rest
-is spread over the event loop with no single hot spot (``perf`` on the JIT code: no 512-byte
-stretch of it above 10% of the samples): the chain of branches and dependent loads of one
-event after another. Dropping one cache line touched per event saved about 5%; shrinking the
-per-case int row to int32 saved nothing measurable. Memory is the arrivals plus the weekly
-arrays, so run blocks of paths (``first_path``) for many paths.
-The kernel is compiled once and cached on disk (``cache=True``; the first compilation takes
-tens of seconds). Inputs are converted to contiguous, writeable int64/float64 arrays so that
-one cached kernel serves every call.
+Box-Muller's draws were a third), the per-path set-up (ordering the cases by time, copying
+them in, the pass after the loop) about 13%, and the rest is spread over the event loop with
+no single hot spot (``perf`` on the JIT code: no 512-byte stretch of it above 10% of the
+samples). What helped there was touching less memory per event (bucket lists through the
+cases' rows, exits kept in the row until the end) and hashing a stage visit's stream once;
+an int32 case row, one 128-byte row per case, software prefetch and branch-free searches did
+not. Memory is the arrivals plus the weekly arrays, so run blocks of paths (``first_path``)
+for many paths. The kernel is compiled once and cached on disk (``cache=True``; the first
+compilation takes tens of seconds; the cache is keyed by the kernel file's text only, see
+``engine_kernel.DRAWS``). Inputs are converted to contiguous, writeable int64/float64 arrays
+so that one cached kernel serves every call.
 """
 
 from __future__ import annotations
