@@ -38,8 +38,8 @@ from forecasting.capacity.engine_heaps import (
 __all__ = ["run_paths", "scratch", "sim_path"]
 
 # numba's on-disk cache is keyed by this file's text only, not by the functions it inlines from
-# other modules: after changing the random numbers in distributions.py, change DRAWS here
-# so cached kernels are rebuilt with them.
+# other modules (distributions.py, engine_heaps.py): after changing those, change DRAWS here so
+# that cached kernels are rebuilt with them (else they keep the old code, silently).
 DRAWS = "ziggurat normals, Marsaglia-Tsang gamma with squeeze"
 
 _WORK_DONE = 0
