@@ -309,88 +309,56 @@ def run_batch(
     ('finished', ['A', 'B'], 8)
     """
     # Imported here: the executors import this module's task wrapper.
-    from forecasting.batch_exec import connect
+    from forecasting.batch_exec import Progress, dask_client, results
 
-    # Connect before the run is recorded: a wrong address must not leave a run behind.
-    client: Any = None
-    own = False
-    if scheduler is not None:
-        client, own = connect(scheduler)
-    try:
-        return _run_batch(inputs, task, store, quarter=quarter, data_checksum=data_checksum,
-                          config=config, run_id=run_id, resume=resume, workers=workers,
-                          scheduler=client, out_dir=out_dir, models_dir=models_dir,
-                          on_result=on_result, progress=progress)
-    finally:
-        if own:
-            client.close()
-
-
-def _run_batch(
-    inputs: Sequence[LaInput],
-    task: TaskFn,
-    store: RunStore,
-    *,
-    quarter: str,
-    data_checksum: str,
-    config: Mapping[str, Any],
-    run_id: str | None = None,
-    resume: str | None = None,
-    workers: int = 1,
-    scheduler: Any = None,
-    out_dir: str | Path | None = None,
-    models_dir: str | Path | None = None,
-    on_result: Callable[[LaResult], None] | None = None,
-    progress: bool = False,
-) -> BatchReport:
     keys = [inp.la for inp in inputs]
     if len(set(keys)) != len(keys):
         dup = sorted({k for k in keys if keys.count(k) > 1})
         raise EhcpError(f"LA(s) listed more than once: {', '.join(dup)}", field="--la",
                         fix="list each LA once")
-    cfg_sum = config_checksum(config)
-    rid, resumed = _resolve_run(store, quarter=quarter, data_checksum=data_checksum,
-                                cfg_checksum=cfg_sum, run_id=run_id, resume=resume)
-    start = time.perf_counter()
-    done_before = store.done_las(rid) if resumed else set()
-    n_total = len(inputs)
-    store.start_run(rid, quarter=quarter, data_checksum=data_checksum, config_checksum=cfg_sum,
-                    code_version=code_version(), n_las=n_total,
-                    config_json=json.dumps(config, sort_keys=True, default=str))
-    todo = [inp for inp in inputs if inp.la not in done_before]
-    report = BatchReport(run_id=rid, status="running", resumed=resumed,
-                         skipped=[inp.la for inp in inputs if inp.la in done_before])
-    la_dir = None if out_dir is None else Path(out_dir) / rid
-    model_dir = None if models_dir is None else Path(models_dir) / rid
-    from forecasting.batch_exec import Progress, results
-
-    bar = Progress(progress, total=n_total, completed=n_total - len(todo), run_id=rid)
-    try:
-        with bar:
-            for inp, result in results(task, todo, workers, scheduler):
-                began = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(
-                    seconds=result.seconds)
-                if result.ok:
-                    try:
-                        write_la_files(result, la_dir, model_dir)
-                    except OSError as err:
-                        result = _failed(inp, f"cannot write outputs: {err}")
-                store.write_result(rid, result, started=began)
-                if result.ok:
-                    report.done.append(inp.la)
-                else:
-                    report.failed[inp.la] = result.error or "unknown error"
-                bar.advance(inp.la_name or inp.la, ok=result.ok)
-                if on_result is not None:
-                    on_result(result)
-    except BaseException:
-        # Ctrl-C or a crash in the parent: what is committed stays; the run can be resumed.
-        store.finish_run(rid, status="interrupted")
-        raise
-    report.done.sort()
-    report.status = store.finish_run(rid)
-    report.seconds = time.perf_counter() - start
-    return report
+    # Connect before the run is recorded: a wrong address must not leave a run behind.
+    with dask_client(scheduler) as client:
+        cfg_sum = config_checksum(config)
+        rid, resumed = _resolve_run(store, quarter=quarter, data_checksum=data_checksum,
+                                    cfg_checksum=cfg_sum, run_id=run_id, resume=resume)
+        start = time.perf_counter()
+        done_before = store.done_las(rid) if resumed else set()
+        n_total = len(inputs)
+        store.start_run(rid, quarter=quarter, data_checksum=data_checksum, config_checksum=cfg_sum,
+                        code_version=code_version(), n_las=n_total,
+                        config_json=json.dumps(config, sort_keys=True, default=str))
+        todo = [inp for inp in inputs if inp.la not in done_before]
+        report = BatchReport(run_id=rid, status="running", resumed=resumed,
+                             skipped=[inp.la for inp in inputs if inp.la in done_before])
+        la_dir = None if out_dir is None else Path(out_dir) / rid
+        model_dir = None if models_dir is None else Path(models_dir) / rid
+        bar = Progress(progress, total=n_total, completed=n_total - len(todo), run_id=rid)
+        try:
+            with bar:
+                for inp, result in results(task, todo, workers, client):
+                    began = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(
+                        seconds=result.seconds)
+                    if result.ok:
+                        try:
+                            write_la_files(result, la_dir, model_dir)
+                        except OSError as err:
+                            result = _failed(inp, f"cannot write outputs: {err}")
+                    store.write_result(rid, result, started=began)
+                    if result.ok:
+                        report.done.append(inp.la)
+                    else:
+                        report.failed[inp.la] = result.error or "unknown error"
+                    bar.advance(inp.la_name or inp.la, ok=result.ok)
+                    if on_result is not None:
+                        on_result(result)
+        except BaseException:
+            # Ctrl-C or a crash in the parent: what is committed stays; the run can be resumed.
+            store.finish_run(rid, status="interrupted")
+            raise
+        report.done.sort()
+        report.status = store.finish_run(rid)
+        report.seconds = time.perf_counter() - start
+        return report
 
 
 def _safe_name(la: str) -> str:

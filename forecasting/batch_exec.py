@@ -13,13 +13,14 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any
 
 from forecasting.batch import LaInput, TaskFn, _failed, call_task
 from forecasting.errors import EhcpError
 from forecasting.store import LaResult
 
-__all__ = ["Progress", "connect", "largest_first", "results"]
+__all__ = ["Progress", "dask_client", "largest_first", "results"]
 
 
 def _serial(task: TaskFn, inputs: Sequence[LaInput]) -> Iterator[tuple[LaInput, LaResult]]:
@@ -105,25 +106,34 @@ def _pool_run(
         yield inp, result
 
 
-def connect(scheduler: Any) -> tuple[Any, bool]:
+@contextmanager
+def dask_client(scheduler: Any) -> Iterator[Any]:
     """A Dask client for ``scheduler`` (an address such as ``tcp://HOST:PORT``, or a client),
-    and whether the caller opened it (and so must close it).
+    closed on exit if this opened it; None when ``scheduler`` is None (local cores).
 
     A wrong or unreachable address is the user's error, raised before any run is started.
 
     Examples
     --------
-    >>> connect("http://localhost:8786")  # doctest: +ELLIPSIS
+    >>> with dask_client(None) as client:
+    ...     client is None
+    True
+    >>> with dask_client("http://localhost:8786"):  # doctest: +ELLIPSIS
+    ...     pass
     Traceback (most recent call last):
     ...
     forecasting.errors.EhcpError: field '--scheduler': cannot use the Dask scheduler at http://localhost:8786 (unknown address scheme 'http' ...
     """
+    if scheduler is None:
+        yield None
+        return
     from distributed import Client
 
     if isinstance(scheduler, Client):
-        return scheduler, False
+        yield scheduler
+        return
     try:
-        return Client(scheduler, timeout=20), True
+        client = Client(scheduler, timeout=20)
     except (OSError, ValueError, TypeError) as err:
         raise EhcpError(
             f"cannot use the Dask scheduler at {scheduler} ({err})",
@@ -132,6 +142,10 @@ def connect(scheduler: Any) -> tuple[Any, bool]:
                 "scheduler` and workers with `dask worker ADDRESS`), or leave --scheduler "
                 "out to use local cores",
         ) from None
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _dask(
@@ -139,9 +153,8 @@ def _dask(
 ) -> Iterator[tuple[LaInput, LaResult]]:
     from distributed import as_completed as dask_completed
 
-    client, own = connect(scheduler)
     # The workers need this package installed (same version): they import the task by name.
-    try:
+    with dask_client(scheduler) as client:
         futures = {
             client.submit(call_task, task, inp, pure=False,
                           key=f"la-{inp.la}-{uuid.uuid4().hex[:12]}"): inp
@@ -153,9 +166,6 @@ def _dask(
                 yield inp, fut.result()
             except Exception as err:  # a worker lost mid-task, a result that will not transfer
                 yield inp, _failed(inp, f"{type(err).__name__}: {err}")
-    finally:
-        if own:
-            client.close()
 
 
 def results(

@@ -79,20 +79,14 @@ def quarterly_batch(
     on_result : callable, optional
         Called with each committed LA's result.
     """
-    from forecasting.batch_exec import connect
+    from forecasting.batch_exec import dask_client
 
     if bool(las) == bool(all_las):
         raise EhcpError("say which LAs to run", field="--la",
                         fix="give --la NAME (repeatable) or --all, not both")
-    if scheduler is None:
-        return _quarterly_batch(cfg, las, all_las, resume, None, progress, on_result)
     # A wrong scheduler address is reported before the data is read and before any run starts.
-    client, own = connect(scheduler)
-    try:
+    with dask_client(scheduler) as client:
         return _quarterly_batch(cfg, las, all_las, resume, client, progress, on_result)
-    finally:
-        if own:
-            client.close()
 
 
 def _quarterly_batch(
