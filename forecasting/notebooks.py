@@ -182,15 +182,6 @@ def load_scenario_file(path: str | Path, *, years: int | None = None,
     return scenario_set(data, path)
 
 
-def _fixed_paths(scenario: Any, n_paths: int) -> pd.DataFrame:
-    sim = scenario.capacity.simulation
-    demand = scenario.capacity.demand
-    years = range(sim.start.year, sim.start.year + sim.years + 1)
-    uid = demand.la or "LA"
-    rows = [(uid, y, s, demand.requests_in(y)) for s in range(n_paths) for y in years]
-    return pd.DataFrame(rows, columns=["unique_id", "ds", "sample_id", "y"])
-
-
 def simulate_scenarios(scenarios: Iterable[Any], *, n_paths: int, seed: int | None = None,
                        demand_paths: pd.DataFrame | None = None,
                        open_cases: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -228,7 +219,7 @@ def simulate_scenarios(scenarios: Iterable[Any], *, n_paths: int, seed: int | No
     (['baseline'], [0, 1])
     """
     from forecasting.capacity.simulate import demand_from_sen2
-    from forecasting.pipeline import simulate_scenario
+    from forecasting.pipeline import fixed_paths, simulate_scenario
     from forecasting.scenarios import apply_request_changes
 
     frames = []
@@ -239,7 +230,7 @@ def simulate_scenarios(scenarios: Iterable[Any], *, n_paths: int, seed: int | No
             paths = demand_paths if demand_paths is not None else demand_from_sen2(
                 cfg, n_paths, run_seed)
         else:
-            paths = _fixed_paths(scenario, n_paths)
+            paths = fixed_paths(scenario, n_paths, cfg.demand.la or "LA")
         paths = apply_request_changes(paths, scenario.request_changes)
         frames.append(simulate_scenario(scenario, paths, n_paths, run_seed,
                                         open_cases=open_cases))

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from forecasting.pipeline_levers import calibrate_scenarios, phase_staffing
 from forecasting.reporting.tables import BANDS
 from forecasting.scenarios import Scenario, ScenarioSet, apply_request_changes, load_scenarios
 
-__all__ = ["RunResult", "normalise_weekly", "run_id_for", "run_pipeline", "simulate_scenario"]
+__all__ = ["RunResult", "fixed_paths", "normalise_weekly", "run_id_for", "run_pipeline", "simulate_scenario"]
 
 
 #: Simulator column -> report column.
@@ -159,7 +159,11 @@ def _only(frame: pd.DataFrame, uid: str, code: str) -> pd.DataFrame:
     return mine.assign(unique_id=code)
 
 
-def _fixed_paths(scenario: Scenario, n_paths: int, code: str) -> pd.DataFrame:
+def fixed_paths(scenario: Scenario, n_paths: int, code: str) -> pd.DataFrame:
+    """The scenario's fixed yearly request volumes as ``n_paths`` identical sample paths.
+
+    One row per path and calendar year of the simulation, ``unique_id`` = ``code``.
+    """
     sim = scenario.capacity.simulation
     years = range(sim.start.year, sim.start.year + sim.years + 1)
     demand = scenario.capacity.demand
@@ -412,7 +416,7 @@ def _demand_for(scenario: Scenario, paths_for: Callable[[str], pd.DataFrame], n_
         # The simulator section names its demand model; the report's model draws the fan chart.
         demand = paths_for(str(getattr(demand_cfg, "model", "auto")))
     else:
-        demand = _fixed_paths(scenario, n_paths, code)
+        demand = fixed_paths(scenario, n_paths, code)
     return apply_request_changes(demand, scenario.request_changes)
 
 
@@ -473,8 +477,7 @@ def _optimise(scenarios: ScenarioSet, paths_for: Callable[[str], pd.DataFrame], 
     def evaluate(s: Staffing) -> pd.DataFrame:
         cfg = apply_staffing(base.capacity, s, start, locum_until=search.locum_until)
         # Common random numbers: one seed for every candidate, so only staffing differs.
-        return simulate_scenario(Scenario(base.name, base.description, cfg, base.costs,
-                                  base.request_changes, base.overrides), demand, k, seed, "optimiser")
+        return simulate_scenario(replace(base, capacity=cfg), demand, k, seed, "optimiser")
 
     until = None if search.locum_until is None else pd.Timestamp(search.locum_until)
     return optimise(evaluate, _horizon_cost(base, pd.Timestamp(start), until), scenarios.targets.goals,

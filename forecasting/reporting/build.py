@@ -168,7 +168,7 @@ def build_bundle(ctx: dict[str, Any], notes: list[str]) -> ReportBundle:
               note="Salary + on-costs from the costs section (pay inflation applied by financial "
               "year); mean across paths.", synthetic=synth),
         Table("optimiser_candidates", "Optimiser: staffing plans tried (cost vs chance of meeting the targets)",
-              cand, note=opt.message, synthetic=synth),
+              cand, note=opt_message, synthetic=synth),
         Table("weekly_percentiles", "Weekly backlog bands and timeliness: percentiles across paths",
               bands, note="Week ending dates; period = the financial year of the week ending.",
               synthetic=synth),
