@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
+import pandas as pd
 import pytest
 from hypothesis import settings
 
@@ -40,3 +41,17 @@ def raw_dir() -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def growing_panel() -> pd.DataFrame:
+    """Three short annual series that grow at different rates (2016-2024; read, never modify).
+
+    Shared by the backtest and ensemble tests; ``a`` is 100, 110, 125, 130, 150, 160, 175, 190,
+    200.
+    """
+    growing = {"a": [100.0, 110, 125, 130, 150, 160, 175, 190, 200],
+               "b": [50.0, 52, 57, 60, 64, 70, 71, 77, 80],
+               "c": [300.0, 290, 320, 350, 340, 380, 400, 410, 450]}
+    return pd.concat([pd.DataFrame({"unique_id": k, "ds": range(2016, 2025), "y": v})
+                      for k, v in growing.items()], ignore_index=True)

@@ -13,29 +13,21 @@ from forecasting.errors import EhcpError
 from forecasting.forecast import cross_validation, forecast
 from forecasting.models.ensemble import AutoEnsemble, backtest_auto, select
 
-GROWING = {"a": [100.0, 110, 125, 130, 150, 160, 175, 190, 200],
-           "b": [50.0, 52, 57, 60, 64, 70, 71, 77, 80],
-           "c": [300.0, 290, 320, 350, 340, 380, 400, 410, 450]}
 
-
-def _panel() -> pd.DataFrame:
-    return pd.concat([pd.DataFrame({"unique_id": k, "ds": range(2016, 2025), "y": v})
-                      for k, v in GROWING.items()], ignore_index=True)
-
-
-def test_evaluate_scales_by_the_history_up_to_each_cutoff() -> None:
-    hist = _panel()
+def test_evaluate_scales_by_the_history_up_to_each_cutoff(growing_panel: pd.DataFrame) -> None:
+    hist = growing_panel
     cv = cross_validation(hist, h=2, n_windows=2, models=["naive"], level=(80,))
     err = evaluate(cv, hist, level=(80,))
     row = err[(err["unique_id"] == "a") & (err["cutoff"] == 2021) & (err["horizon"] == 1)].iloc[0]
-    scale = np.mean(np.abs(np.diff(GROWING["a"][:6])))
+    a = hist.loc[hist["unique_id"] == "a", "y"].to_numpy()
+    scale = np.mean(np.abs(np.diff(a[:6])))
     assert row["ase"] == pytest.approx(abs(175 - 160) / scale)
     assert set(err["horizon"]) == {1, 2}
     assert {"in_80", "spl", "sape", "sse"} <= set(err.columns)
 
 
-def test_leaderboard_by_model_and_horizon() -> None:
-    hist = _panel()
+def test_leaderboard_by_model_and_horizon(growing_panel: pd.DataFrame) -> None:
+    hist = growing_panel
     cv = cross_validation(hist, h=2, n_windows=3, models=["naive", "drift"], level=(80, 95))
     board = leaderboard(evaluate(cv, hist), by=["model", "horizon"])
     assert list(board.columns[:2]) == ["model", "horizon"]
@@ -45,13 +37,13 @@ def test_leaderboard_by_model_and_horizon() -> None:
     assert (pivot["drift"] < pivot["naive"]).all()
 
 
-def test_evaluate_names_a_missing_column() -> None:
+def test_evaluate_names_a_missing_column(growing_panel: pd.DataFrame) -> None:
     with pytest.raises(EhcpError, match="lacks column"):
-        evaluate(pd.DataFrame({"unique_id": ["a"], "ds": [2020]}), _panel())
+        evaluate(pd.DataFrame({"unique_id": ["a"], "ds": [2020]}), growing_panel)
 
 
-def test_backtest_auto_equals_refitting_the_ensemble() -> None:
-    hist = _panel()
+def test_backtest_auto_equals_refitting_the_ensemble(growing_panel: pd.DataFrame) -> None:
+    hist = growing_panel
     cands = ("naive", "drift", "log_drift")
     cv = cross_validation(hist, h=2, cutoffs=[2019, 2020, 2021, 2022], models=cands, level=(80,))
     fast = backtest_auto(cv, hist, [2022], cands, top_k=2, min_obs=3, level=(80,))
@@ -61,8 +53,8 @@ def test_backtest_auto_equals_refitting_the_ensemble() -> None:
     np.testing.assert_allclose(fast.sort_values(["unique_id", "ds"])["auto-hi-80"], slow["hi_80"])
 
 
-def test_select_never_uses_outcomes_after_the_origin() -> None:
-    hist = _panel()
+def test_select_never_uses_outcomes_after_the_origin(growing_panel: pd.DataFrame) -> None:
+    hist = growing_panel
     cands = ("naive", "drift")
     cv = cross_validation(hist, h=2, cutoffs=[2019, 2020, 2021], models=cands)
     w1, _ = select(cv, hist, 2022, cands, min_obs=3)
@@ -71,8 +63,8 @@ def test_select_never_uses_outcomes_after_the_origin() -> None:
     assert w1 == w2
 
 
-def test_short_history_uses_the_documented_prior() -> None:
-    hist = _panel()
+def test_short_history_uses_the_documented_prior(growing_panel: pd.DataFrame) -> None:
+    hist = growing_panel
     hist = hist[hist["ds"] >= 2021]  # four years: no informative window
     model = AutoEnsemble(candidates=("naive", "drift", "global", "global_last")).fit(hist)
     assert model.weights_ == {"global": 0.5, "global_last": 0.5}

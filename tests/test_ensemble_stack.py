@@ -20,15 +20,6 @@ from forecasting.models.ensemble import (
     stack_weights,
 )
 
-GROWING = {"a": [100.0, 110, 125, 130, 150, 160, 175, 190, 200],
-           "b": [50.0, 52, 57, 60, 64, 70, 71, 77, 80],
-           "c": [300.0, 290, 320, 350, 340, 380, 400, 410, 450]}
-
-
-def _panel() -> pd.DataFrame:
-    return pd.concat([pd.DataFrame({"unique_id": k, "ds": range(2016, 2025), "y": v})
-                      for k, v in GROWING.items()], ignore_index=True)
-
 
 def _table(seed: int = 0, n: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A backtest table whose outcome is exactly 0.7 * low + 0.3 * high."""
@@ -77,8 +68,8 @@ def test_choose_weights_stacks_the_top_k_and_refuses_an_unknown_weighting() -> N
         choose_weights(cv, hist, ["low"], weighting="median")
 
 
-def test_stacked_backtest_equals_refitting_the_ensemble() -> None:
-    hist = _panel()
+def test_stacked_backtest_equals_refitting_the_ensemble(growing_panel: pd.DataFrame) -> None:
+    hist = growing_panel
     cands = ("naive", "drift", "log_drift")
     cv = cross_validation(hist, h=2, cutoffs=[2019, 2020, 2021, 2022], models=cands, level=(80,))
     fast = backtest_auto(cv, hist, [2022], cands, top_k=3, min_obs=3, level=(80,),
@@ -89,8 +80,8 @@ def test_stacked_backtest_equals_refitting_the_ensemble() -> None:
     assert model.weighting_ == "stack"
 
 
-def test_stacking_never_uses_outcomes_after_the_origin() -> None:
-    hist = _panel()
+def test_stacking_never_uses_outcomes_after_the_origin(growing_panel: pd.DataFrame) -> None:
+    hist = growing_panel
     cands = ("naive", "drift", "log_drift")
     cv = cross_validation(hist, h=2, cutoffs=[2019, 2020, 2021], models=cands)
     w1, _ = select(cv, hist, 2022, cands, min_obs=3, weighting="stack")
@@ -99,8 +90,9 @@ def test_stacking_never_uses_outcomes_after_the_origin() -> None:
     assert w1 == w2
 
 
-def test_new_plans_are_stacked_and_other_measures_are_not() -> None:
+def test_new_plans_are_stacked_and_other_measures_are_not(growing_panel: pd.DataFrame) -> None:
     assert default_weighting(pd.DataFrame(columns=["unique_id", "ds", "y", "requests"])) == "stack"
     stock = pd.DataFrame(columns=["unique_id", "ds", "y", "new_plans_prev", "requests_prev"])
     assert default_weighting(stock) == "inverse_mase"
-    assert AutoEnsemble(candidates=("naive", "drift")).fit(_panel()).weighting_ == "inverse_mase"
+    model = AutoEnsemble(candidates=("naive", "drift")).fit(growing_panel)
+    assert model.weighting_ == "inverse_mase"
