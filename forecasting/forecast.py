@@ -22,6 +22,7 @@ from forecasting.models import get_model
 from forecasting.models.base import (
     Forecaster,
     interval_columns,
+    latest_run,
     validate_h,
     validate_levels,
     validate_panel,
@@ -302,12 +303,7 @@ def la_history(panel: pd.DataFrame, measure: str) -> pd.DataFrame:
     from forecasting.data import consistent_series
 
     frame = consistent_series(panel, resolve_measure(measure))
-    frame = frame.dropna(subset=["y"]).sort_values(["unique_id", "ds"])
-    by = frame.groupby("unique_id")
-    gap = by["ds"].diff().ne(1) & by.cumcount().gt(0)
-    run = gap.astype(int).groupby(frame["unique_id"]).cumsum()
-    last = run.groupby(frame["unique_id"]).transform("max")
-    return frame[run == last].reset_index(drop=True)
+    return latest_run(frame.dropna(subset=["y"]))
 
 
 class Report(NamedTuple):

@@ -48,6 +48,7 @@ __all__ = [
     "LocalForecaster",
     "future_ds",
     "interval_columns",
+    "latest_run",
     "normal_intervals",
     "validate_h",
     "validate_levels",
@@ -128,6 +129,26 @@ def future_ds(last: Any, h: int, annual: bool) -> list[Any]:
         return [int(last) + k for k in range(1, h + 1)]
     start = pd.Timestamp(last) + pd.offsets.MonthBegin(1)
     return list(pd.date_range(start, periods=h, freq="MS"))
+
+
+def latest_run(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each series' latest run of consecutive years, sorted, with a fresh index.
+
+    A model needs consecutive years, and nothing is interpolated: a series with a gap is used
+    from after its last gap.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"unique_id": "a", "ds": [2022, 2019, 2021, 2017], "y": [4, 2, 3, 1]})
+    >>> latest_run(df)["ds"].tolist()
+    [2021, 2022]
+    """
+    frame = frame.sort_values(KEYS).reset_index(drop=True)
+    by = frame.groupby("unique_id", sort=False)
+    gap = by["ds"].diff().ne(1) & by.cumcount().gt(0)
+    run = gap.astype(int).groupby(frame["unique_id"], sort=False).cumsum()
+    last = run.groupby(frame["unique_id"], sort=False).transform("max")
+    return frame[run == last].reset_index(drop=True)
 
 
 def validate_panel(df: pd.DataFrame, *, name: str = "df", min_length: int = 1) -> pd.DataFrame:

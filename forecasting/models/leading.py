@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from forecasting.errors import EhcpWarning
-from forecasting.models.base import Forecaster, future_ds, normal_intervals
+from forecasting.models.base import Forecaster, future_ds, latest_run, normal_intervals
 
 __all__ = ["Conversion", "LogNormalForecaster", "add_drivers", "fix_ds", "last_run",
            "log_normal_forecast", "log_walk_paths", "require_columns"]
@@ -123,13 +123,7 @@ def last_run(df: pd.DataFrame, value: str) -> pd.DataFrame:
     >>> last_run(df, "x")["ds"].tolist()
     [2021, 2022]
     """
-    frame = df[["unique_id", "ds", value]].dropna().rename(columns={value: "y"})
-    frame = frame.sort_values(["unique_id", "ds"]).reset_index(drop=True)
-    by = frame.groupby("unique_id", sort=False)
-    gap = by["ds"].diff().ne(1) & by.cumcount().gt(0)
-    run = gap.astype(int).groupby(frame["unique_id"], sort=False).cumsum()
-    last = run.groupby(frame["unique_id"], sort=False).transform("max")
-    return frame[run == last].reset_index(drop=True)
+    return latest_run(df[["unique_id", "ds", value]].dropna().rename(columns={value: "y"}))
 
 
 def fix_ds(out: pd.DataFrame, annual: bool) -> pd.DataFrame:

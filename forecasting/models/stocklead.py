@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.models.base import future_ds
+from forecasting.models.base import future_ds, latest_run
 from forecasting.models.leading import (
     Conversion,
     LogNormalForecaster,
@@ -124,7 +124,7 @@ class LeadStockFlow(LogNormalForecaster):
             u: float(stock.loc[u, last[u]]) for u in ready}  # type: ignore[arg-type]
         self.conv_: Conversion | None = None
         if ready:
-            runs = _consecutive(flow_hist[flow_hist["unique_id"].isin(ready)])
+            runs = latest_run(flow_hist[flow_hist["unique_id"].isin(ready)])
             # A single year of flows since a gap is too short for a conversion ratio.
             runs = runs[runs.groupby("unique_id")["ds"].transform("size") >= Conversion.min_length]
             ready = [u for u in ready if u in set(runs["unique_id"])]
@@ -172,11 +172,3 @@ class LeadStockFlow(LogNormalForecaster):
                 "fallback": sorted(set(self.last_ds_.index) - set(self.ready_)),
                 "conversion": self.conv_.describe() if self.conv_ is not None else None}
 
-
-def _consecutive(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each series' latest run of consecutive years (the models need no gaps)."""
-    frame = frame.sort_values(["unique_id", "ds"]).reset_index(drop=True)
-    by = frame.groupby("unique_id", sort=False)
-    gap = by["ds"].diff().ne(1) & by.cumcount().gt(0)
-    run = gap.astype(int).groupby(frame["unique_id"], sort=False).cumsum()
-    return frame[run == run.groupby(frame["unique_id"], sort=False).transform("max")]
