@@ -32,6 +32,7 @@ from forecasting.models.base import future_ds, latest_run
 from forecasting.models.leading import (
     Conversion,
     LogNormalForecaster,
+    _fit_models,
     require_columns,
 )
 
@@ -83,8 +84,6 @@ class LeadStockFlow(LogNormalForecaster):
         self.conversion = conversion
 
     def _fit(self, df: pd.DataFrame) -> None:
-        from forecasting.forecast import fit_with_fallback
-
         df = require_columns(df, self.requires, self.name, self.fallback_model)
         stock = df.pivot(index="unique_id", columns="ds", values="y").sort_index(axis=1)
         # Flows of calendar t sit on the row of January t + 1.
@@ -135,8 +134,7 @@ class LeadStockFlow(LogNormalForecaster):
         else:
             self.ready_ = []
         rest = df[~df["unique_id"].isin(self.ready_)][["unique_id", "ds", "y"]]
-        self.fallback_fitted_ = [est for _, est in fit_with_fallback(rest, self.fallback_model)] \
-            if len(rest) else []
+        self.fallback_fitted_ = _fit_models(rest, self.fallback_model) if len(rest) else []
 
     def _center(self, h: int) -> pd.DataFrame:
         if not self.ready_ or self.conv_ is None:
