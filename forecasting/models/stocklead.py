@@ -93,7 +93,8 @@ class LeadStockFlow(LogNormalForecaster):
             index=stock.index, columns=stock.columns)
         last = {str(u): int(t) for u, t in df.groupby("unique_id", sort=False)["ds"].max().items()}
         # Implied ceasing rate of flow year t needs stock t, new t and stock t + 1.
-        cease = (stock + new - stock.shift(-1, axis=1)) / stock.where(stock > 0)
+        outflow = stock + new - stock.shift(-1, axis=1)
+        cease = outflow / stock.where(stock > 0)
         recent = pd.DataFrame(np.nan, index=cease.index, columns=cease.columns)
         for uid, t in last.items():
             cols = [c for c in cease.columns if t - 1 - self.n_cease < int(c) <= t - 1]
@@ -102,8 +103,7 @@ class LeadStockFlow(LogNormalForecaster):
         for c in recent.columns:
             ok = recent[c].notna()
             if ok.any():
-                yearly.append(float((stock[c] + new[c] - stock.shift(-1, axis=1)[c])[ok].sum()
-                                    / stock[c][ok].sum()))
+                yearly.append(float(outflow[c][ok].sum() / stock[c][ok].sum()))
         national = float(np.median(yearly)) if yearly else 0.0
         n = recent.notna().sum(axis=1)
         w = n / (n + self.shrink)
