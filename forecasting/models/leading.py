@@ -36,7 +36,8 @@ from forecasting.errors import EhcpWarning
 from forecasting.models.base import Forecaster, future_ds, latest_run, normal_intervals
 
 __all__ = ["Conversion", "LogNormalForecaster", "add_drivers", "fix_ds", "last_run",
-           "log_normal_forecast", "log_walk_paths", "require_columns"]
+           "log_normal_forecast", "log_walk_paths", "recent_years", "require_columns",
+           "shrink_to_national"]
 
 #: Exogenous columns the driver-based models read, by the measure they forecast. Each row of
 #: a measure's frame carries the driver values published in the same SEN2 release: new plans
@@ -124,6 +125,49 @@ def last_run(df: pd.DataFrame, value: str) -> pd.DataFrame:
     [2021, 2022]
     """
     return latest_run(df[["unique_id", "ds", value]].dropna().rename(columns={value: "y"}))
+
+
+def recent_years(wide: pd.DataFrame, last: dict[str, int], n_years: int,
+                 lag: int = 0) -> pd.DataFrame:
+    """``wide`` (series by year) with only each series' ``n_years`` years to ``last - lag``.
+
+    Examples
+    --------
+    >>> wide = pd.DataFrame([[1.0, 2.0, 3.0]], index=["a"], columns=[2021, 2022, 2023])
+    >>> recent_years(wide, {"a": 2023}, 2, lag=1).to_numpy().tolist()
+    [[1.0, 2.0, nan]]
+    """
+    recent = pd.DataFrame(np.nan, index=wide.index, columns=wide.columns)
+    for uid, t in last.items():
+        cols = [c for c in wide.columns if t - lag - n_years < int(c) <= t - lag]
+        recent.loc[uid, cols] = wide.loc[uid, cols]
+    return recent
+
+
+def shrink_to_national(recent: pd.DataFrame, national: float, shrink: float,
+                       default_sd: float) -> tuple[pd.Series, float]:
+    """Each series' mean of ``recent`` shrunk towards ``national``, and the pooled spread.
+
+    A series with ``n`` values is weighted ``n / (n + shrink)`` (``shrink`` pseudo-years of
+    the national value); the spread is the sd of the values around their series' means, one
+    degree of freedom taken per row of ``recent`` (with values or not), or ``default_sd`` with
+    no values at all.
+
+    Examples
+    --------
+    >>> recent = pd.DataFrame([[1.0, 3.0], [2.0, 2.0], [np.nan, np.nan]], index=["a", "b", "c"])
+    >>> rate, sd = shrink_to_national(recent, 0.0, 2.0, 0.1)
+    >>> rate.tolist(), round(sd**2, 9)  # squares 2 over 4 values less 3 rows
+    ([1.0, 1.0, 0.0], 2.0)
+    """
+    n = recent.notna().sum(axis=1)
+    w = n / (n + shrink)
+    own = recent.mean(axis=1).fillna(national)
+    dev = recent.sub(recent.mean(axis=1), axis=0).to_numpy()
+    dev = dev[np.isfinite(dev)]
+    dof = max(len(dev) - len(recent), 1)
+    sd = float(np.sqrt(np.sum(dev**2) / dof)) if len(dev) else default_sd
+    return w * own + (1.0 - w) * national, sd
 
 
 def fix_ds(out: pd.DataFrame, annual: bool) -> pd.DataFrame:
@@ -286,21 +330,12 @@ class Conversion(LogNormalForecaster):
         logr = pd.DataFrame(np.log(ratio), index=y.index, columns=y.columns)
         last = {str(u): int(t) for u, t in df.groupby("unique_id", sort=False)["ds"].max().items()}
         # Each LA's latest n_years ratios up to its own last year.
-        recent = pd.DataFrame(np.nan, index=logr.index, columns=logr.columns)
-        for uid, t in last.items():
-            cols = [c for c in logr.columns if t - self.n_years < int(c) <= t]
-            recent.loc[uid, cols] = logr.loc[uid, cols]
+        recent = recent_years(logr, last, self.n_years)
         yearly = [np.log(y[c][ok[c]].sum() / mixed[c][ok[c]].sum()) for c in recent.columns
                   if ok[c].any() and recent[c].notna().any()]
         national = float(np.median(yearly)) if yearly else 0.0
-        n = recent.notna().sum(axis=1)
-        w = n / (n + self.shrink)
-        own = recent.mean(axis=1).fillna(national)
-        self.log_ratio_ = (w * own + (1.0 - w) * national).astype(float)
-        dev = recent.sub(recent.mean(axis=1), axis=0).to_numpy()
-        dev = dev[np.isfinite(dev)]
-        dof = max(len(dev) - len(recent), 1)
-        self.ratio_sd_ = float(np.sqrt(np.sum(dev**2) / dof)) if len(dev) else 0.1
+        log_ratio, self.ratio_sd_ = shrink_to_national(recent, national, self.shrink, 0.1)
+        self.log_ratio_ = log_ratio.astype(float)
         d_last = pd.Series([d.at[u, t] if t in d.columns else np.nan for u, t in last.items()],
                            index=list(last), dtype=float)
         has = d_last.notna() & (d_last > 0) & recent.notna().any(axis=1).reindex(d_last.index)

@@ -33,7 +33,9 @@ from forecasting.models.leading import (
     Conversion,
     LogNormalForecaster,
     _fit_models,
+    recent_years,
     require_columns,
+    shrink_to_national,
 )
 
 __all__ = ["LeadStockFlow"]
@@ -95,24 +97,15 @@ class LeadStockFlow(LogNormalForecaster):
         # Implied ceasing rate of flow year t needs stock t, new t and stock t + 1.
         outflow = stock + new - stock.shift(-1, axis=1)
         cease = outflow / stock.where(stock > 0)
-        recent = pd.DataFrame(np.nan, index=cease.index, columns=cease.columns)
-        for uid, t in last.items():
-            cols = [c for c in cease.columns if t - 1 - self.n_cease < int(c) <= t - 1]
-            recent.loc[uid, cols] = cease.loc[uid, cols]
+        recent = recent_years(cease, last, self.n_cease, lag=1)
         yearly = []
         for c in recent.columns:
             ok = recent[c].notna()
             if ok.any():
                 yearly.append(float(outflow[c][ok].sum() / stock[c][ok].sum()))
         national = float(np.median(yearly)) if yearly else 0.0
-        n = recent.notna().sum(axis=1)
-        w = n / (n + self.shrink)
-        own = recent.mean(axis=1).fillna(national)
-        self.cease_ = (w * own + (1.0 - w) * national).clip(lower=0.0).astype(float)
-        dev = recent.sub(recent.mean(axis=1), axis=0).to_numpy()
-        dev = dev[np.isfinite(dev)]
-        self.cease_sd_ = float(np.sqrt(np.sum(dev**2) / max(len(dev) - len(recent), 1))) \
-            if len(dev) else 0.02
+        cease_rate, self.cease_sd_ = shrink_to_national(recent, national, self.shrink, 0.02)
+        self.cease_ = cease_rate.clip(lower=0.0).astype(float)
         # New plans: the conversion model on calendar years up to T - 1 (each LA's flows must
         # reach the year before its last stock, or the roll-forward would skip a year).
         flow_hist = flows.dropna(subset=["y"])
