@@ -230,10 +230,11 @@ def log_walk_paths(center: pd.DataFrame, last_ds: pd.Series, annual: bool,
 class LogNormalForecaster(Forecaster):
     """A model whose forecast is a log-scale centre and spread per series and horizon.
 
-    Subclasses set ``annual_``, ``last_ds_`` (last ``ds`` per series) and ``fallback_fitted_``
-    (fitted fallback models for the series they cannot forecast) in ``_fit``, and implement
-    ``_center(h)`` returning ``unique_id, ds, mean, sd`` on the log scale; the forecast table
-    (:func:`log_normal_forecast`) and the sample paths (:func:`log_walk_paths`) follow.
+    Subclasses set ``fallback_fitted_`` (fitted fallback models for the series they cannot
+    forecast) in ``_fit`` (``annual_`` and ``last_ds_`` are set by :meth:`Forecaster.fit`), and
+    implement ``_center(h)`` returning ``unique_id, ds, mean, sd`` on the log scale; the
+    forecast table (:func:`log_normal_forecast`) and the sample paths (:func:`log_walk_paths`)
+    follow.
     """
 
     annual_: bool

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.models.base import future_ds, latest_run
+from forecasting.models.base import latest_run
 from forecasting.models.leading import (
     Conversion,
     LogNormalForecaster,
@@ -151,7 +151,7 @@ class LeadStockFlow(LogNormalForecaster):
                 # a year.
                 sd[k] = np.sqrt(var_new / s**2 + (k + 1) * self.cease_sd_**2)
             frames.append(pd.DataFrame({"unique_id": uid,
-                                        "ds": future_ds(self.last_ds_.loc[uid], h, self.annual_),
+                                        "ds": self._future(uid, h),
                                         "mean": np.log(np.maximum(mean, 1e-9)),
                                         "sd": np.maximum.accumulate(sd)}))
         return pd.concat(frames, ignore_index=True)
