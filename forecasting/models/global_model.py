@@ -198,7 +198,6 @@ class GlobalGrowth(Forecaster):
             if not xs or sum(len(x) for x in xs) < 10:
                 break
             per_k[k] = (pd.concat(xs).to_numpy(), pd.concat(ys).to_numpy())
-        self.scale_: dict[int, float] = {}
         if self.pooled and per_k:
             # One regression of the deviation per year, pooled over the horizons: every
             # horizon's forecast is k times the same yearly rate, so the path cannot zig-zag
@@ -210,14 +209,13 @@ class GlobalGrowth(Forecaster):
             pooled.fit(x_pool, y_pool)
         for k, (x_all, y_all) in per_k.items():
             if self.pooled:
-                model, self.scale_[k] = pooled, float(k)
+                model = pooled
             else:
                 # No intercept: deviations from the national trend average zero by
                 # construction, and a fitted one only soaks up the few training years' shocks.
                 model = make_pipeline(StandardScaler(), Ridge(alpha=self.alpha, fit_intercept=False))
                 model.fit(x_all, y_all)
-                self.scale_[k] = 1.0
-            resid = y_all - self.scale_[k] * model.predict(x_all)
+            resid = y_all - self._scale(k) * model.predict(x_all)
             self.models_[k] = model
             # Pooled: one clipping range for every horizon, or the rate would differ by k.
             x_rng = x_pool if self.pooled else x_all
@@ -239,6 +237,11 @@ class GlobalGrowth(Forecaster):
             lvl = float(lvl) if np.isfinite(lvl) else float(logy.loc[uid, t])
             self.state_[str(uid)] = (lvl, float(trend[t]), xu)
 
+    def _scale(self, k: int) -> float:
+        """What the horizon-``k`` regression's prediction is multiplied by: pooled, it is the
+        deviation per year, so ``k``; one regression per horizon predicts the total."""
+        return float(k) if self.pooled else 1.0
+
     def _center(self, uid: str, h: int) -> tuple[np.ndarray, np.ndarray]:
         lvl, trend, x = self.state_[uid]
         growth, sd = np.zeros(h), np.zeros(h)
@@ -247,7 +250,7 @@ class GlobalGrowth(Forecaster):
         for k in range(1, h + 1):
             if usable and k <= kmax:
                 lo, hi = self.bounds_[k]
-                dev = self.scale_[k] * float(
+                dev = self._scale(k) * float(
                     self.models_[k].predict(np.clip(x.to_numpy(), lo, hi))[0])
                 growth[k - 1] = k * trend + dev
                 sd[k - 1] = self.sigma_[k]
