@@ -116,7 +116,6 @@ class LeadGrowth(LogNormalForecaster):
     name = "lead_growth"
     min_length = 2
     fallback = "damped_drift"
-    requires: tuple[str, ...] = ("requests",)
 
     def __init__(self, *, driver: str = "requests", refused: str | None = "refused",
                  timeliness: tuple[str, str] | None = ("within_20wk", "timed"),

@@ -303,7 +303,6 @@ class Conversion(LogNormalForecaster):
     name = "conversion"
     min_length = 2
     fallback = "damped_drift"
-    requires: tuple[str, ...] = ("requests",)
 
     def __init__(self, *, driver: str = "requests", driver_model: str = "global_last",
                  lag_weight: float = 0.5, n_years: int = 3, shrink: float = 3.0,
