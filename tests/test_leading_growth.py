@@ -89,8 +89,16 @@ def test_too_little_history_forecasts_the_national_trend() -> None:
     short = df[df["ds"] >= 2022]  # two years of requests changes: no training rows
     model = LeadGrowth().fit(short)
     assert model.describe()["coef"] == {} and model.describe()["rows"] < 20
-    fc = model.predict(1, level=())
+    fc = model.predict(2, level=())
     assert np.isfinite(fc["yhat"]).all()
+    # The trend by hand: the median (here the mean) of the all-LA requests total's two log
+    # changes, 2022-2023 and 2023-2024; each LA grows from its own last value at that rate.
+    total = short.groupby("ds")["requests"].sum()
+    trend = 0.5 * np.log(total[2024] / total[2022])
+    last = short[short["ds"] == 2024].set_index("unique_id")["y"]
+    want = np.outer(last, np.exp(trend * np.arange(1, 3)))
+    got = fc.pivot(index="unique_id", columns="ds", values="yhat").loc[last.index].to_numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-9)
 
 
 def test_refusals_add_the_agreed_share_feature() -> None:
