@@ -163,18 +163,17 @@ def _history(
     The models need consecutive years. A year DfE did not publish (e.g. Leicester's 2023
     requests) splits the series; the latest unbroken run is used and ``notes`` says so.
     """
+    from forecasting.models.base import latest_run
+
     rows = data[(data["measure"] == measure) & data["y"].notna()]
-    hist = rows[["unique_id", "ds", "y"]].sort_values("ds").reset_index(drop=True)
-    step = hist["ds"].diff()
-    breaks = step.index[step.notna() & (step != 1)]
-    if len(breaks):
-        start = int(breaks[-1])
-        if notes is not None:
-            notes.append(f"{measure}: no figure for {int(hist['ds'][start - 1]) + 1}"
-                         f"-{int(hist['ds'][start]) - 1}; used {int(hist['ds'][start])}"
-                         f"-{int(hist['ds'].iloc[-1])} only")
-        hist = hist.iloc[start:].reset_index(drop=True)
-    return hist
+    hist = rows[["unique_id", "ds", "y"]]
+    run = latest_run(hist)
+    if len(run) < len(hist) and notes is not None:
+        first = int(run["ds"].iloc[0])
+        gap = int(hist.loc[hist["ds"] < first, "ds"].max()) + 1
+        notes.append(f"{measure}: no figure for {gap}-{first - 1}; used {first}"
+                     f"-{int(run['ds'].iloc[-1])} only")
+    return run
 
 
 def la_task(inp: LaInput) -> LaResult:
