@@ -92,6 +92,7 @@ from forecasting.backtest import evaluate, leaderboard
 from forecasting.complexity import mix_history, mix_shares, project_mix
 from forecasting.data import find_la, headline_table, load_panel
 from forecasting.forecast import cross_validation, forecast, la_history, la_series_id, simulate
+from forecasting.models.leading import add_drivers
 from forecasting.notebooks import area_comparison
 from forecasting.reporting.charts import plot_complexity_mix
 from forecasting.reporting.fanchart import plot_forecast, plot_leaderboard
@@ -137,7 +138,9 @@ forecasts for the following years are compared with what happened. Lower is bett
 **coverage_80** is the % of outcomes inside the 80% interval (ideally about 80). `n` is the number
 of forecasts scored. Calendar years."""),
     code("""\
-every_la = la_history(panel, measure)          # all LAs, fixed boundaries, consecutive years
+# all LAs, fixed boundaries, consecutive years; with the measure's drivers (requests for new
+# plans; new plans and requests for the stock) as `ehcp forecast` uses them
+every_la = add_drivers(la_history(panel, measure), panel, measure)
 every_la = every_la[every_la["ds"] >= first_year].reset_index(drop=True)
 series_id = la_series_id(every_la, code)
 history = every_la[every_la["unique_id"] == series_id].reset_index(drop=True)
@@ -190,7 +193,7 @@ plot_complexity_mix(mix.dropna(subset=["share"]))"""),
        "together) split by the projected shares. January of each year. An LA reorganised by a "
        "boundary change has no stock forecast of its own here."),
     code("""\
-stock_all = la_history(panel, "stock_plans")
+stock_all = add_drivers(la_history(panel, "stock_plans"), panel, "stock_plans")
 stock_fc = forecast(stock_all, h=horizon, level=(80,), model=chosen)
 stock_fc = stock_fc[stock_fc["unique_id"] == code]
 if len(stock_fc):
