@@ -38,14 +38,10 @@ CHEAP = "naive,drift,damped_drift,log_drift,log_drift3,theta"
 def history(panel: pd.DataFrame, measure: str) -> pd.DataFrame:
     """``forecasting.forecast.la_history`` for any panel measure (it resolves only some)."""
     from forecasting.data import consistent_series
+    from forecasting.models.base import latest_run
 
     frame = consistent_series(panel, measure).dropna(subset=["y"])
-    frame = frame.sort_values(["unique_id", "ds"])
-    by = frame.groupby("unique_id")
-    gap = by["ds"].diff().ne(1) & by.cumcount().gt(0)
-    run = gap.astype(int).groupby(frame["unique_id"]).cumsum()
-    last = run.groupby(frame["unique_id"]).transform("max")
-    return frame[run == last].reset_index(drop=True)[["unique_id", "ds", "y"]]
+    return latest_run(frame)[["unique_id", "ds", "y"]]
 
 
 def main() -> None:
