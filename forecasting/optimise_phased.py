@@ -225,6 +225,7 @@ def phase_plan(
         return PhasedResult(None, {}, pd.DataFrame(rows), "No phased plan: " + flat.message, 0)
     plan = PhasedPlan(labels, starts, tuple(flat.best for _ in labels))
     best_costs = cost_by_year(plan)
+    flat_total = sum(best_costs.values())
     used = 0
 
     def record(p: PhasedPlan, costs: dict[str, float], weekly: pd.DataFrame | None) -> bool:
@@ -279,8 +280,6 @@ def phase_plan(
                 break
             failed.add((k, d, float(getattr(cand.levels[k], d))))
     total = sum(best_costs.values())
-    flat_total = sum(cost_by_year(PhasedPlan(labels, starts, tuple(flat.best for _ in labels)))
-                     .values())
     message = (f"Phased plan by financial year: {plan.describe()}; extra cost £{total:,.0f} "
                f"(the flat plan: £{flat_total:,.0f}); {used} phasing simulations"
                + ("" if used < max_evaluations else ", budget spent (more cuts may be possible)")
