@@ -17,7 +17,7 @@ import pandas as pd
 
 from forecasting.costs import weekly_staff_cost
 from forecasting.errors import EhcpError
-from forecasting.scenarios import Scenario, ScenarioSet
+from forecasting.scenarios import ScenarioSet
 
 if TYPE_CHECKING:
     from forecasting.capacity.calibrate import Calibration
@@ -83,8 +83,7 @@ def phase_staffing(scenarios: ScenarioSet, flat: OptimisationResult,
 
     def evaluate(plan: PhasedPlan) -> pd.DataFrame:
         cfg = apply_plan(base.capacity, plan)
-        return simulate_scenario(Scenario(base.name, base.description, cfg, base.costs,
-                                  base.request_changes, base.overrides), demand, k, seed, "optimiser")
+        return simulate_scenario(replace(base, capacity=cfg), demand, k, seed, "optimiser")
 
     # The same weeks as the flat search's cost, each priced at its financial year's levels.
     weeks = pd.date_range(pd.Timestamp(years[0][1]), end, freq="7D", inclusive="left")
