@@ -229,11 +229,6 @@ class Calibration:
     initial: dict[str, float] = field(default_factory=dict)
 
     @property
-    def factor(self) -> float:
-        """The EP factor (the pool behind the % of new plans within 20 weeks)."""
-        return self.factors["ep"]
-
-    @property
     def published_pct(self) -> float:
         """SEN2's % of new plans issued within 20 weeks (exceptions excluded)."""
         return self.published["pct_within_20wk"]
@@ -242,11 +237,6 @@ class Calibration:
     def simulated_pct(self) -> float:
         """The calibrated replay's % of new plans issued within 20 weeks."""
         return self.replay["pct_within_20wk"]
-
-    @property
-    def uncalibrated_pct(self) -> float:
-        """The replay's % within 20 weeks at face value (every factor 1)."""
-        return self.face_value["pct_within_20wk"]
 
     def comparison(self) -> pd.DataFrame:
         """Published vs replayed figures of the calendar year, one row per measure."""
