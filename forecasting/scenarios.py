@@ -262,12 +262,13 @@ def _thaw(value: Any) -> Any:
     return value
 
 
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any], *, path: str = "") -> dict:
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any], *, path: str = "",
+               what: str = "the baseline") -> dict:
     """Merge ``override`` onto ``base``: mappings key by key, anything else replaced.
 
     Every key of ``override`` must exist in ``base`` (a scenario changes the baseline, it does
     not add to it); an unknown key raises :class:`EhcpError` naming the dotted path and the
-    closest existing key.
+    closest existing key (``what`` names ``base`` in the message).
 
     Examples
     --------
@@ -284,13 +285,13 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any], *, path: st
         if key not in out:
             guess = closest_key(str(key), [str(k) for k in out])
             raise EhcpError(
-                "the baseline has no such key",
+                f"{what} has no such key",
                 field=where,
                 fix=(f"did you mean '{guess}'? " if guess else "")
                 + f"Keys here: {', '.join(map(str, out)) or '(none)'}",
             )
         if isinstance(value, Mapping) and isinstance(out[key], Mapping):
-            out[key] = deep_merge(out[key], value, path=where)
+            out[key] = deep_merge(out[key], value, path=where, what=what)
         else:
             out[key] = _thaw(value)
     return out

@@ -43,7 +43,6 @@ from pydantic import Field, model_validator
 from forecasting.capacity.config import CapacityConfig, _Model
 from forecasting.capacity.disputes import with_dispute_workload
 from forecasting.capacity.published import _NAN, PublishedYear, published_year
-from forecasting.config_io import closest_key
 from forecasting.errors import EhcpError
 
 __all__ = ["Calibration", "CalibrationConfig", "PublishedYear", "apply_productivity",
@@ -78,19 +77,6 @@ class CalibrationConfig(_Model):
             raise ValueError(f"factor_bounds must be [low, high] with 0 < low < 1 < high <= 5, "
                              f"got [{lo}, {hi}]")
         return self
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any], path: str) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        where = f"{path}.{key}"
-        if key not in out:
-            guess = closest_key(str(key), [str(k) for k in out])
-            raise EhcpError("the replay's staff section has no such key", field=where,
-                            fix=f"did you mean '{guess}'?" if guess else None)
-        out[key] = (_merge(out[key], value, where)
-                    if isinstance(value, dict) and isinstance(out[key], dict) else value)
-    return out
 
 
 def _level(changes: Any, key: str, when: date) -> float:
@@ -152,7 +138,10 @@ def calibration_config(config: CapacityConfig, published: PublishedYear,
                              _level(cfg.reserved_hours, "hours_per_week", start)}],
             trainees=[])
     if replay_staff:
-        data["staff"] = _merge(data["staff"], replay_staff, "calibration.replay_staff")
+        from forecasting.scenarios import deep_merge  # scenarios imports this module
+
+        data["staff"] = deep_merge(data["staff"], replay_staff, path="calibration.replay_staff",
+                                   what="the replay's staff section")
     try:
         return CapacityConfig.model_validate(data)
     except ValueError as err:
