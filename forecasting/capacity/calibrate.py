@@ -358,7 +358,8 @@ def calibrate(config: CapacityConfig, published: PublishedYear,
 
     settings = settings or CalibrationConfig()
     seed = config.simulation.seed if seed is None else seed
-    base = calibration_config(config, published, settings.replay_staff)
+    # The dispute hours set aside follow the year's demand, not the factors: reserved once.
+    base = with_dispute_workload(calibration_config(config, published, settings.replay_staff))
     pub = _published_metrics(published)
     targets: dict[str, str] = {"ep": settings.ep_target, "caseworker": settings.caseworker_target}
     for pool, t in targets.items():
@@ -371,8 +372,7 @@ def calibrate(config: CapacityConfig, published: PublishedYear,
     def run(fe: float, fc: float, step: str) -> dict[str, float]:
         key = (round(fe, 6), round(fc, 6))
         if key not in cache:
-            cfg = with_dispute_workload(apply_productivity(
-                apply_productivity(base, fe, ("ep",)), fc, ("caseworker",)))
+            cfg = apply_productivity(apply_productivity(base, fe, ("ep",)), fc, ("caseworker",))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 weekly = simulate_capacity(cfg, n_paths=settings.n_paths, seed=seed,
