@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.capacity.config import CapacityConfig
+from forecasting.capacity.staff import value_on
 from forecasting.scenarios import LATE_OVER_13, SearchBounds, Target
 
 __all__ = [
@@ -480,22 +481,19 @@ def apply_staffing(
     [('2026-04-01', 30.0), ('2027-04-01', 0.0)]
     """
 
-    def level(rows: list[dict], key: str, when: date) -> float:
-        before = [r for r in rows if r["date"] <= when]
-        return float(before[-1][key]) if before else 0.0
-
     def shift(changes: Sequence[Any], key: str, amount: float, until: date | None = None) -> list[dict]:
         rows = [c.model_dump() for c in changes]
         if amount == 0:
             return rows
+        calendar = [(r["date"], r[key]) for r in rows]
         dates = sorted({start, *(r["date"] for r in rows), *([until] if until else [])})
         out = []
         for d in dates:
             if d < start:
-                out.append({"date": d, key: level(rows, key, d)})
+                out.append({"date": d, key: value_on(calendar, d)})
                 continue
             bump = amount if until is None or d < until else 0.0
-            out.append({"date": d, key: level(rows, key, d) + bump})
+            out.append({"date": d, key: value_on(calendar, d) + bump})
         return out
 
     data = config.model_dump()

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from forecasting.capacity.config import CapacityConfig
+from forecasting.capacity.staff import value_on
 from forecasting.optimise import DIMS, OptimisationResult, Staffing, target_met
 from forecasting.periods import financial_year, financial_year_bounds
 from forecasting.scenarios import Target
@@ -104,24 +105,14 @@ def apply_plan(config: CapacityConfig, plan: PhasedPlan) -> CapacityConfig:
     [('2026-04-01', 30.0), ('2027-04-01', 0.0)]
     """
 
-    def extra(day: date, dim: str) -> float:
-        level = 0.0
-        for first, s in zip(plan.starts, plan.levels, strict=True):
-            if day >= first:
-                level = float(getattr(s, dim))
-        return level
-
     def merged(changes: Sequence[Any], key: str, dim: str) -> list[dict]:
         rows = [c.model_dump() for c in changes]
         if all(getattr(s, dim) == 0 for s in plan.levels):
             return rows
-
-        def base(day: date) -> float:
-            before = [r[key] for r in rows if r["date"] <= day]
-            return float(before[-1]) if before else 0.0
-
+        calendar = [(r["date"], r[key]) for r in rows]
+        extra = [(first, getattr(s, dim)) for first, s in zip(plan.starts, plan.levels, strict=True)]
         days = sorted({*(r["date"] for r in rows), *plan.starts})
-        return [{"date": d, key: base(d) + extra(d, dim)} for d in days]
+        return [{"date": d, key: value_on(calendar, d) + value_on(extra, d)} for d in days]
 
     data = config.model_dump()
     staff = data["staff"]

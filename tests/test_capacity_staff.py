@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecasting.capacity.config import PoolConfig
-from forecasting.capacity.staff import school_holidays, simulate_pool, to_servers_speed
+from forecasting.capacity.staff import (
+    school_holidays,
+    simulate_pool,
+    step_calendar,
+    to_servers_speed,
+    value_on,
+)
 
 START = date(2025, 4, 1)
 
@@ -82,3 +88,35 @@ def test_same_rng_seed_same_staffing() -> None:
     a = simulate_pool(p, START, 200, 5, np.random.default_rng(3))
     b = simulate_pool(p, START, 200, 5, np.random.default_rng(3))
     assert np.array_equal(a.hours, b.hours)
+
+
+def test_value_on_before_on_between_and_after_the_changes() -> None:
+    cal = [(date(2025, 6, 1), 10.0), (date(2026, 4, 1), 12.0), (date(2027, 4, 1), 9.0)]
+    assert value_on(cal, date(2025, 5, 31)) == 0.0
+    assert value_on(cal, date(2025, 5, 31), before=10.0) == 10.0
+    assert value_on(cal, date(2025, 6, 1), before=99.0) == 10.0
+    assert value_on(cal, date(2026, 4, 1)) == 12.0
+    assert value_on(cal, date(2026, 12, 25)) == 12.0
+    assert value_on(cal, date(2027, 3, 31)) == 12.0
+    assert value_on(cal, date(2040, 1, 1)) == 9.0
+    assert value_on([], date(2026, 1, 1)) == 0.0
+    assert value_on([], date(2026, 1, 1), before=3.0) == 3.0
+    # Not sorted: read in the order given, the last change on or before the day wins (the
+    # copies this replaced did the same; the config only accepts increasing dates).
+    unsorted = [(date(2026, 4, 1), 12.0), (date(2025, 6, 1), 10.0)]
+    assert value_on(unsorted, date(2026, 5, 1)) == 10.0
+    assert value_on(unsorted, date(2025, 7, 1)) == 10.0
+    assert value_on(unsorted, date(2025, 1, 1), before=12.0) == 12.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(-10, 40), st.floats(0, 100, allow_nan=False)),
+                min_size=1, max_size=6),
+       st.one_of(st.none(), st.floats(0, 100, allow_nan=False)))
+def test_value_on_agrees_with_step_calendar(raw: list[tuple[int, float]], before: float | None) -> None:
+    # Any order and repeated dates: the day-by-day lookup is the laid-out calendar.
+    changes = [(START + timedelta(days=k), v) for k, v in raw]
+    laid_out = step_calendar(changes, START, 30, before)
+    first = changes[0][1] if before is None else before
+    assert [value_on(changes, START + timedelta(days=i), before=first) for i in range(30)] == \
+        laid_out.tolist()

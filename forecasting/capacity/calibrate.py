@@ -43,6 +43,7 @@ from pydantic import Field, model_validator
 from forecasting.capacity.config import CapacityConfig, _Model
 from forecasting.capacity.disputes import with_dispute_workload
 from forecasting.capacity.published import _NAN, PublishedYear, published_year
+from forecasting.capacity.staff import value_on
 from forecasting.errors import EhcpError
 
 __all__ = ["Calibration", "CalibrationConfig", "PublishedYear", "apply_productivity",
@@ -80,10 +81,11 @@ class CalibrationConfig(_Model):
 
 
 def _level(changes: Any, key: str, when: date) -> float:
-    before = [getattr(c, key) for c in changes if c.date <= when]
-    if before:
-        return float(before[-1])
-    return float(getattr(changes[0], key)) if key == "fte" and changes else 0.0
+    calendar = [(c.date, getattr(c, key)) for c in changes]
+    # An establishment calendar that starts later holds its first value before (as the
+    # simulator lays it out); hours are 0 before theirs.
+    before = calendar[0][1] if key == "fte" and calendar else 0.0
+    return value_on(calendar, when, before=before)
 
 
 def calibration_config(config: CapacityConfig, published: PublishedYear,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.capacity.config import CapacityConfig, Disputes, PipelineConfig
+from forecasting.capacity.staff import value_on
 
 __all__ = ["DISPUTE_COLUMNS", "add_dispute_columns", "expected_decisions",
            "reserved_hours_by_year", "with_dispute_workload"]
@@ -181,13 +182,10 @@ def with_dispute_workload(config: CapacityConfig,
         dates = sorted({start, *(date(int(y), 1, 1) for y in hours["year"] if int(y) > start.year),
                         *(c.date for c in own)})
         by_year = dict(zip(hours["year"].astype(int), hours[pool], strict=True))
-
-        def mine(day: date, own: tuple = own) -> float:
-            before = [c.hours_per_week for c in own if c.date <= day]
-            return before[-1] if before else 0.0
-
+        mine = [(c.date, c.hours_per_week) for c in own]
         data["staff"][pool]["reserved_hours"] = [
-            {"date": d, "hours_per_week": float(by_year.get(d.year, 0.0)) + mine(d)} for d in dates]
+            {"date": d, "hours_per_week": float(by_year.get(d.year, 0.0)) + value_on(mine, d)}
+            for d in dates]
     return CapacityConfig.model_validate(data)
 
 

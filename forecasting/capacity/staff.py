@@ -17,6 +17,7 @@ by the speed: ``servers = ceil(hours / hours_per_fte_day)``, ``speed = hours / s
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -31,6 +32,7 @@ __all__ = [
     "simulate_pool",
     "step_calendar",
     "to_servers_speed",
+    "value_on",
 ]
 
 
@@ -80,6 +82,42 @@ def step_calendar(changes: list[tuple[date, float]], start: date, n_days: int,
         offset = (when - start).days
         out[max(offset, 0) :] = value
     return out
+
+
+def value_on(changes: Iterable[tuple[date, float]], when: date, *, before: float = 0.0) -> float:
+    """The value in force on ``when`` from a calendar of (date, value) changes.
+
+    A change holds from its date on. The changes are read in the order given and the last one
+    dated on or before ``when`` wins, as :func:`step_calendar` lays them out (the config keeps
+    each calendar in increasing date order, so that is the latest one).
+
+    Parameters
+    ----------
+    changes : iterable of (date, float)
+        The calendar, e.g. ``[(c.date, c.fte) for c in pool.fte]``.
+    when : date
+        The day asked about.
+    before : float
+        The value before the first change: 0 for locum or reserved hours; the first value for
+        an establishment calendar that starts after ``when``, as :func:`simulate_pool` holds it.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> cal = [(date(2025, 6, 1), 10.0), (date(2026, 4, 1), 12.0)]
+    >>> value_on(cal, date(2025, 4, 1)), value_on(cal, date(2025, 4, 1), before=10.0)
+    (0.0, 10.0)
+    >>> value_on(cal, date(2026, 4, 1)), value_on(cal, date(2026, 3, 31)), value_on(cal, date(2030, 1, 1))
+    (12.0, 10.0, 12.0)
+    """
+    value = before
+    for day, v in changes:
+        if day <= when:
+            value = v
+    return float(value)
 
 
 def school_holidays(start: date, n_days: int) -> np.ndarray:
