@@ -486,14 +486,17 @@ def apply_staffing(
         if amount == 0:
             return rows
         calendar = [(r["date"], r[key]) for r in rows]
+        # The simulator holds an establishment calendar at its first value before its first
+        # date (staff.simulate_pool), so extra posts add to that; hours are 0 before theirs.
+        before = calendar[0][1] if key == "fte" and calendar else 0.0
         dates = sorted({start, *(r["date"] for r in rows), *([until] if until else [])})
         out = []
         for d in dates:
             if d < start:
-                out.append({"date": d, key: value_on(calendar, d)})
+                out.append({"date": d, key: value_on(calendar, d, before=before)})
                 continue
             bump = amount if until is None or d < until else 0.0
-            out.append({"date": d, key: value_on(calendar, d) + bump})
+            out.append({"date": d, key: value_on(calendar, d, before=before) + bump})
         return out
 
     data = config.model_dump()

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from forecasting.capacity.config import capacity_config
+from forecasting.capacity.staff import step_calendar
 from forecasting.optimise import Staffing, apply_staffing, optimise
 from forecasting.optimise_phased import PhasedPlan, apply_plan, financial_years, phase_plan
 from forecasting.scenarios import SearchBounds, Target
@@ -103,3 +104,20 @@ def test_a_failed_cut_is_not_tried_again() -> None:
                      max_evaluations=40)
     assert failing and len(failing) == len(set(failing))
     assert res.n_evaluations < 40
+
+
+def test_extra_fte_adds_to_a_calendar_that_starts_after_the_staffing_start() -> None:
+    # The simulator holds an establishment calendar at its first value before its first date
+    # (staff.step_calendar with before=None), so the extra posts add to those 10, not to 0.
+    pool = {"fte": [{"date": "2025-06-01", "fte": 10}]}
+    cfg = capacity_config({"staff": {"ep": pool, "caseworker": pool},
+                           "simulation": {"start": "2025-04-01", "years": 1}})
+    start = date(2025, 4, 1)
+    plan = PhasedPlan(("2025-26",), (start,), (Staffing(ep_fte=2),))
+    expected = [("2025-04-01", 12.0), ("2025-06-01", 12.0)]
+    for new in (apply_staffing(cfg, Staffing(ep_fte=2), start), apply_plan(cfg, plan)):
+        assert [(str(c.date), c.fte) for c in new.staff.ep.fte] == expected
+        laid_out = step_calendar([(c.date, c.fte) for c in new.staff.ep.fte], start, 120)
+        base = step_calendar([(c.date, c.fte) for c in cfg.staff.ep.fte], start, 120)
+        assert (laid_out == base + 2).all()
+        assert new.staff.caseworker == cfg.staff.caseworker
