@@ -211,6 +211,31 @@ def test_same_seed_same_output_and_blocks_equal_one_run() -> None:
     assert not np.array_equal(np.nan_to_num(c.exit_time), np.nan_to_num(a.exit_time))
 
 
+OUTPUT_FIELDS = ("exit_time", "exit_code", "stage_at_horizon", "entries", "completions", "exits",
+                 "exits_late", "waiting", "in_stage", "work_hours", "events", "started",
+                 "wait_sum", "wait_hist")
+
+
+def test_output_buffers_are_reused_and_give_the_fresh_result() -> None:
+    net = single(Dist("gamma", 20.0, 0.8))
+    cap = Capacity.constant([1], [24.0], 1)
+    big = Arrivals.poisson(1.5, 200.0, n_paths=4, seed=3)
+    small = Arrivals.poisson(1.0, 200.0, n_paths=3, seed=4)
+    buffers: dict[str, np.ndarray] = {}
+    # A bigger block, then a smaller one into the same (now dirty) buffers, then the bigger
+    # again: each must equal a run into fresh arrays, so every counter is zeroed.
+    for arr in (big, small, big):
+        fresh = run(net, arr, cap, 250.0, seed=42)
+        reused = run(net, arr, cap, 250.0, seed=42, buffers=buffers)
+        for name in OUTPUT_FIELDS:
+            np.testing.assert_array_equal(getattr(reused, name), getattr(fresh, name), name)
+        assert np.shares_memory(reused.exit_time, buffers["exit_time"])
+        assert np.shares_memory(reused.in_stage, buffers["in_stage"])
+    first_buffer = buffers["exit_time"]
+    run(net, small, cap, 250.0, seed=42, buffers=buffers)
+    assert buffers["exit_time"] is first_buffer  # made once, reused for smaller blocks
+
+
 def test_common_random_numbers_across_capacity() -> None:
     # Same seed, different staffing: each case gets the same work and the same route.
     stages = (Stage("a", "p", Dist("gamma", 10.0, 0.5)), Stage("b", "p", Dist("lognormal", 5.0, 1)))

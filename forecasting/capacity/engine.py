@@ -177,6 +177,7 @@ def run(
     late_edges_weeks: tuple[float, ...] = DEFAULT_LATE_EDGES_WEEKS,
     wait_edges_weeks: tuple[float, ...] = DEFAULT_WAIT_EDGES_WEEKS,
     n_threads: int | None = None,
+    buffers: dict[str, np.ndarray] | None = None,
 ) -> SimResult:
     """Simulate every path of ``arrivals`` through ``network`` with ``capacity``.
 
@@ -203,6 +204,10 @@ def run(
     n_threads : int, optional
         Threads running blocks of paths; default ``NUMBA_NUM_THREADS`` (the number of cores).
         The result does not depend on it.
+    buffers : dict, optional
+        Arrays kept by the caller and reused from call to call for the outputs (filled or
+        zeroed here): fresh memory costs page faults, a few per cent of the run. The result's
+        arrays are then views into them, valid until the next call with the same buffers.
 
     Returns
     -------
@@ -236,22 +241,23 @@ def run(
     n_weeks = int(horizon_days // 7)
     n_s, n_e, n_q, n_b = network.n_stages, network.n_exits, network.n_pools, len(band_off) + 1
     n = arrivals.n_cases
-    exit_time = np.empty(n, np.float64)
-    exit_code = np.empty(n, np.int64)
-    stage_h = np.empty(n, np.int64)
-    entries = np.zeros((n_paths, n_s, n_weeks), np.int32)
-    completions = np.zeros((n_paths, n_s, n_weeks), np.int32)
-    exits = np.zeros((n_paths, n_e, n_weeks), np.int32)
-    exits_late = np.zeros((n_paths, n_e, n_weeks), np.int32)
-    waiting = np.zeros((n_paths, n_s, n_weeks), np.int32)
-    in_stage = np.zeros((n_paths, n_s, n_b, n_weeks), np.int32)
-    work_hours = np.zeros((n_paths, n_q, n_weeks), np.float64)
-    visits = np.zeros(n_paths, np.int64)
+    out = _Outputs(buffers)
+    exit_time = out.empty("exit_time", (n,), np.float64)
+    exit_code = out.empty("exit_code", (n,), np.int64)
+    stage_h = out.empty("stage_h", (n,), np.int64)
+    entries = out.zeros("entries", (n_paths, n_s, n_weeks), np.int32)
+    completions = out.zeros("completions", (n_paths, n_s, n_weeks), np.int32)
+    exits = out.zeros("exits", (n_paths, n_e, n_weeks), np.int32)
+    exits_late = out.zeros("exits_late", (n_paths, n_e, n_weeks), np.int32)
+    waiting = out.zeros("waiting", (n_paths, n_s, n_weeks), np.int32)
+    in_stage = out.zeros("in_stage", (n_paths, n_s, n_b, n_weeks), np.int32)
+    work_hours = out.zeros("work_hours", (n_paths, n_q, n_weeks), np.float64)
+    visits = out.zeros("visits", (n_paths,), np.int64)
     wait_edges = 7.0 * np.asarray(wait_edges_weeks, dtype=np.float64)
     n_wb = len(wait_edges) + 1
-    started = np.zeros((n_paths, n_s, n_weeks), np.int32)
-    wait_sum = np.zeros((n_paths, n_s, n_weeks), np.float64)
-    wait_hist = np.zeros((n_paths, n_s, n_weeks, n_wb), np.int32)
+    started = out.zeros("started", (n_paths, n_s, n_weeks), np.int32)
+    wait_sum = out.zeros("wait_sum", (n_paths, n_s, n_weeks), np.float64)
+    wait_hist = out.zeros("wait_hist", (n_paths, n_s, n_weeks, n_wb), np.int32)
     net_args = (network.pool_of_stage(), prio, route_cum, dists.kind, dists.p1, dists.p2,
                 dists.emp_start, dists.emp_len, dists.emp, par_start, par_len, class_rank, policy,
                 float(horizon_days), band_off, wait_edges)
@@ -303,6 +309,31 @@ def run(
         late_edges_weeks=tuple(float(x) for x in late_edges_weeks),
         wait_edges_weeks=tuple(float(x) for x in wait_edges_weeks), records=records,
     )
+
+
+class _Outputs:
+    """Output arrays of :func:`run`: fresh, or views into a caller's ``buffers`` dict."""
+
+    def __init__(self, buffers: dict[str, np.ndarray] | None) -> None:
+        self.buffers = buffers
+
+    def empty(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        if self.buffers is None:
+            return np.empty(shape, dtype)
+        size = math.prod(shape)
+        buf = self.buffers.get(name)
+        if buf is None or buf.shape[0] < size or buf.dtype != dtype:
+            # Room for a slightly bigger next block, so that the buffer is made once per run.
+            buf = np.empty(size + size // 8 + 16, dtype)
+            self.buffers[name] = buf
+        return buf[:size].reshape(shape)
+
+    def zeros(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        if self.buffers is None:
+            return np.zeros(shape, dtype)
+        view = self.empty(name, shape, dtype)
+        view.fill(0)
+        return view
 
 
 # Scratch buffers of finished blocks, reused by later ones (and later calls): a Leeds-scale

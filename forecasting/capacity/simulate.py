@@ -186,11 +186,13 @@ def simulate_capacity(
 
     # One helper thread builds the cases of block k + 1 and turns block k - 1 into weekly rows
     # while the engine (which releases the GIL) simulates block k on its own threads. Tasks run
-    # in submission order, so two alternating case buffers suffice: when block k + 1 is built,
-    # block k - 1 is finished with its buffer. Results are combined in block order, so they do
-    # not depend on the overlap.
+    # in submission order, so two alternating sets of buffers suffice, for the cases and for
+    # the engine's outputs: when block k + 1 is built, and so before block k + 1 is run, block
+    # k - 1 is finished with both. Results are combined in block order, so they do not depend
+    # on the overlap.
     blocks = [(lo, min(lo + block_size, n_paths)) for lo in range(0, n_paths, block_size)]
     buffer_sets: list[dict[str, np.ndarray]] = [{}, {}]
+    output_sets: list[dict[str, np.ndarray]] = [{}, {}]
     finished = []
     events = 0
     with ThreadPoolExecutor(1) as helper:
@@ -205,7 +207,7 @@ def simulate_capacity(
             want = record_path - lo if record_path is not None and lo <= record_path < hi \
                 else False
             result = run(network, arrivals, capacity, float(horizon), seed, first_path=lo,
-                         record_cases=want)
+                         record_cases=want, buffers=output_sets[i % 2])
             events += int(result.events.sum())
             finished.append(helper.submit(finish_block, lo, hi, result, cases, arrivals, want))
             del result, cases, arrivals
