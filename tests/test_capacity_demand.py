@@ -11,6 +11,7 @@ import pytest
 from forecasting.capacity.config import CapacityConfig, capacity_config
 from forecasting.capacity.demand import (
     CaseArrays,
+    block_cases,
     day_weights,
     demand_paths_from_frame,
     path_cases,
@@ -35,6 +36,32 @@ def cases_of(cfg: CapacityConfig, frame: pd.DataFrame | None = None, path: int =
     d = demand_paths_from_frame(frame, cfg, n_paths)
     w = day_weights(cfg.simulation.start, cfg.simulation.horizon_days, cfg.demand.seasonality)
     return CaseArrays.concat(path_cases(cfg, d, path, seed, w))
+
+
+def test_block_cases_from_a_generator_into_reused_buffers() -> None:
+    cfg = config(demand={"requests_per_year": 300, "stock": {"plans_at_start": 200}})
+    d = demand_paths_from_frame(None, cfg, 6)
+    w = day_weights(cfg.simulation.start, cfg.simulation.horizon_days, cfg.demand.seasonality)
+    initial = estimated_caseload(cfg, 0, 1, 300.0)
+    paths = [path_cases(cfg, d, p, 1, w, initial if p % 2 else None) for p in range(6)]
+    want, want_offsets = block_cases(paths)
+    assert want_offsets.tolist() == np.cumsum([0] + [sum(c.n for c in p) for p in paths]).tolist()
+    buffers: dict[str, np.ndarray] = {}
+    # Buffers made from a too-small guess (n_paths 1) grow as paths come; a smaller block
+    # then reuses them; the paths come from a generator, one at a time.
+    for block, hint in ((paths, 1), (paths[:2], 2), (paths[::-1], 6)):
+        got, offsets = block_cases((p for p in block), buffers, n_paths=hint)
+        ref, ref_offsets = block_cases(block)
+        np.testing.assert_array_equal(offsets, ref_offsets)
+        for name in CaseArrays.__dataclass_fields__:
+            np.testing.assert_array_equal(getattr(got, name), getattr(ref, name), name)
+            assert getattr(got, name).dtype == getattr(want, name).dtype
+            assert np.shares_memory(getattr(got, name), buffers[name])
+    made = buffers["time"]
+    block_cases(iter(paths[:3]), buffers, n_paths=3)
+    assert buffers["time"] is made
+    empty, offsets = block_cases(iter([]), {}, n_paths=0)
+    assert empty.n == 0 and offsets.tolist() == [0]
 
 
 def test_request_counts_follow_volumes_and_seasonality() -> None:

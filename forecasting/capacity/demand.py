@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -108,13 +109,17 @@ class CaseArrays:
                         work_multiplier=self.work_multiplier, deadline=self.deadline)
 
 
-def block_cases(parts: list[list[CaseArrays]], buffers: dict[str, np.ndarray] | None = None
-                ) -> tuple[CaseArrays, np.ndarray]:
+def block_cases(parts: Iterable[list[CaseArrays]], buffers: dict[str, np.ndarray] | None = None,
+                n_paths: int | None = None) -> tuple[CaseArrays, np.ndarray]:
     """Join the cases of several paths (each a list of parts) into one block and its offsets.
 
-    With ``buffers`` (a dict kept by the caller), the block is written into arrays reused from
-    block to block: fresh memory costs page faults that take as long as the copy itself. The
-    returned arrays are then views, valid until the next call with the same buffers.
+    With ``buffers`` (a dict kept by the caller), each path is copied into arrays reused from
+    block to block as it comes, so ``parts`` may be a generator that makes the paths one at a
+    time: a path's arrays are then freed (and their memory reused for the next path) as soon
+    as they are copied, instead of 50 paths' worth of fresh memory whose page faults cost more
+    than making the cases. The returned arrays are then views, valid until the next call with
+    the same buffers. ``n_paths``, the number of paths ``parts`` yields, sizes buffers made
+    for the first time (a guess from the first paths, so they are made once, not grown).
 
     Examples
     --------
@@ -124,20 +129,43 @@ def block_cases(parts: list[list[CaseArrays]], buffers: dict[str, np.ndarray] | 
     >>> cases.n, offsets.tolist()
     (6, [0, 2, 6])
     """
-    flat = [c for path in parts for c in path]
-    offsets = np.concatenate([[0], np.cumsum([sum(c.n for c in path) for path in parts])])
     if buffers is None:
+        parts = list(parts)
+        flat = [c for path in parts for c in path]
+        offsets = np.concatenate([[0], np.cumsum([sum(c.n for c in path) for path in parts])])
         return CaseArrays.concat(flat), offsets.astype(np.int64)
-    n = int(offsets[-1])
-    fields = {}
-    for name in CaseArrays.__dataclass_fields__:
-        arrays = [getattr(c, name) for c in flat]
-        buf = buffers.get(name)
-        if buf is None or buf.shape[0] < n:
-            buf = np.empty(int(n * 1.25) + 16, dtype=arrays[0].dtype)
-            buffers[name] = buf
-        fields[name] = np.concatenate(arrays, out=buf[:n])
-    return CaseArrays(**fields), offsets.astype(np.int64)
+    names = tuple(CaseArrays.__dataclass_fields__)
+    sizes = [0]
+    at = 0
+    for k, path in enumerate(parts):
+        m = sum(c.n for c in path)
+        if path and any(buffers.get(f) is None or buffers[f].shape[0] < at + m for f in names):
+            # Room for the rest of the block at the mean path size so far, plus a margin (the
+            # same buffers serve the next blocks, whose paths differ a little).
+            guess = (at + m) * max(n_paths or 0, k + 1) // (k + 1)
+            size = guess + guess // 4 + 16
+            for f in names:
+                old = buffers.get(f)
+                buf = np.empty(size, getattr(path[0], f).dtype)
+                if old is not None and at:
+                    buf[:at] = old[:at]
+                buffers[f] = buf
+        for c in path:
+            for f in names:
+                np.copyto(buffers[f][at:at + c.n], getattr(c, f), casting="same_kind")
+            at += c.n
+        sizes.append(at)
+    if at == 0:
+        for f in names:
+            buffers.setdefault(f, np.empty(0, _EMPTY_DTYPES[f]))
+    return (CaseArrays(**{f: buffers[f][:at] for f in names}),
+            np.asarray(sizes, dtype=np.int64))
+
+
+# Field types of a block with no cases at all (normally they follow the parts').
+_EMPTY_DTYPES = {"time": np.float64, "stage": np.int64, "case_class": np.int64,
+                 "work_multiplier": np.float64, "deadline": np.float64, "complexity": np.int8,
+                 "exception": np.bool_, "origin": np.int8}
 
 
 def _years_of(start: date, n_days: int) -> list[int]:

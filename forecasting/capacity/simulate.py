@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -160,12 +161,14 @@ def simulate_capacity(
 
     def make_block(lo: int, hi: int, buffers: dict[str, np.ndarray]
                    ) -> tuple[CaseArrays, np.ndarray]:
-        parts: list[list[CaseArrays]] = []
-        for p in range(lo, hi):
-            initial = initial_cases(config, p, seed, float(demand.requests[p, first_year]),
-                                    open_cases)
-            parts.append(path_cases(config, demand, p, seed, weights, initial))
-        return block_cases(parts, buffers)
+        def paths() -> Iterator[list[CaseArrays]]:
+            # One path at a time: block_cases copies each into the buffers before the next
+            # is made, so the paths' temporary arrays reuse the same memory.
+            for p in range(lo, hi):
+                initial = initial_cases(config, p, seed, float(demand.requests[p, first_year]),
+                                        open_cases)
+                yield path_cases(config, demand, p, seed, weights, initial)
+        return block_cases(paths(), buffers, n_paths=hi - lo)
 
     def finish_block(lo: int, hi: int, result: SimResult, cases: CaseArrays,
                      arrivals: Arrivals, want: int | bool
