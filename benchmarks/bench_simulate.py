@@ -85,8 +85,10 @@ def main(n_paths: int = 1000, simpy_paths: int = 5) -> None:
           f"{ours.events:,} case-stage events; {ours_rate:,.0f} events/s wall, "
           f"{ours.events / cpu:,.0f} events per CPU-s (whole simulate_capacity call); "
           f"peak memory (max RSS) {max_rss_mb():,.0f} MB")
+    peak_ours = max_rss_mb()
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
           "(wall times on a shared machine are upper bounds)")
+    engine_floor(cfg, min(n_paths, 100))
 
     # SimPy on the first paths: the same network, the same cases, the same capacity.
     network = build_network(cfg.pipeline)
@@ -129,7 +131,7 @@ def main(n_paths: int = 1000, simpy_paths: int = 5) -> None:
           "(target >= 100x)")
     print(f"1,000-path equivalent wall time: {wall * 1000 / n_paths:.2f} s; on 2 idle cores about "
           f"{cpu * 1000 / n_paths / 2:.1f} s (CPU-s / 2) (target < 10 s); "
-          f"peak memory {max_rss_mb():,.0f} MB (target < 2,048 MB)")
+          f"peak memory {peak_ours:,.0f} MB (target < 2,048 MB)")
 
     # Same cases, same draws: the mean time from request to issue should agree closely.
     check = simulate_capacity(cfg, n_paths=simpy_paths, seed=SEED, record_path=0)
@@ -139,6 +141,48 @@ def main(n_paths: int = 1000, simpy_paths: int = 5) -> None:
         sojourn_ours.append(float((final["exit_time"] - final["request_time"]).mean()))
         print(f"mean days from request to final plan, path 0: ours {sojourn_ours[0]:.2f}, "
               f"SimPy {sojourn_simpy[0]:.2f}")
+
+
+def engine_floor(cfg: CapacityConfig, n_paths: int) -> None:
+    """Time the engine alone (``engine.run`` on cases built beforehand) on ``n_paths`` paths.
+
+    ``simulate_capacity`` also builds the cases and the weekly rows (on a helper thread, while
+    the engine runs): this line says how much of its time is the event loop itself, i.e. the
+    floor under the whole call at this engine speed.
+    """
+    from forecasting.capacity.engine import Capacity, run
+
+    network = build_network(cfg.pipeline)
+    sim = cfg.simulation
+    demand = demand_paths_from_frame(None, cfg, n_paths)
+    weights = day_weights(sim.start, sim.horizon_days, cfg.demand.seasonality)
+    parts = [path_cases(cfg, demand, p, SEED, weights,
+                        initial_cases(cfg, p, SEED, float(demand.requests[p, 0])))
+             for p in range(n_paths)]
+    cases = CaseArrays.concat([c for path in parts for c in path])
+    offsets = np.concatenate([[0], np.cumsum([sum(c.n for c in path) for path in parts])])
+    arrivals = cases.to_arrivals(offsets)
+    rng = np.random.default_rng(0)
+    servers, speed = [], []
+    from forecasting.capacity.staff import simulate_pool
+
+    for pool in POOLS:
+        pc = getattr(cfg.staff, pool)
+        st = simulate_pool(pc, sim.start, sim.horizon_days, n_paths, rng)
+        s, v = to_servers_speed(st.hours, pc.hours_per_fte_day())
+        servers.append(s)
+        speed.append(v)
+    capacity = Capacity(np.stack(servers, axis=1), np.stack(speed, axis=1))
+    horizon = float(sim.horizon_days)
+    run(network, arrivals, capacity, horizon, SEED)  # fresh scratch memory outside the timing
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = run(network, arrivals, capacity, horizon, SEED)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    visits = int(res.events.sum())
+    print(f"engine alone (engine.run on {n_paths} paths' cases built beforehand): {wall:.2f} s "
+          f"wall, {cpu:.2f} CPU-s, {1e9 * cpu / visits:.0f} ns per case-stage visit; for 1,000 "
+          f"paths {cpu * 1000 / n_paths:.1f} CPU-s, about {cpu * 1000 / n_paths / 2:.1f} s on 2 "
+          "idle cores: the floor under the whole call at this engine speed")
 
 
 if __name__ == "__main__":
