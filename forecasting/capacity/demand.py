@@ -306,7 +306,7 @@ def _repeat_times(first: np.ndarray, interval: np.ndarray, end: np.ndarray) -> t
                           np.asarray(end, np.float64))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _repeat_kernel(first, interval, end):
     # One compiled pass instead of numpy temporaries (ceil, repeat, cumsum, gathers): the same
     # counts and the same floating-point sums, first + float(k) * interval.

@@ -49,7 +49,7 @@ __all__ = ["BANDS", "case_records", "weekly_frame"]
 BANDS = ("not_yet_due", "late_0_4", "late_4_13", "late_13_26", "late_26_52", "late_52_plus")
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _case_week_counts(offsets, time, cls, exc, ex_t, ex_c, issued_code, limit, n_weeks):
     """Per path and week, in one pass over a block's cases: arrivals of classes 0 and 1 by
     arrival week; issued non-exception plans and those issued within ``limit`` days, by issue
