@@ -19,7 +19,6 @@ Every path's cases depend only on ``(seed, path)``, never on staffing or on the 
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,12 +26,16 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
 from forecasting.capacity.config import CapacityConfig
+from forecasting.capacity.demand_kernels import (
+    pick_days,
+    request_cases,
+    review_cases,
+    review_times,
+)
 from forecasting.capacity.ehcp import CLASS_NEW, CLASS_REVIEW, STAGES
 from forecasting.capacity.engine import Arrivals
-from forecasting.capacity.engine_heaps import time_order
 from forecasting.errors import EhcpError, EhcpWarning
 
 __all__ = [
@@ -293,124 +296,11 @@ def _pivot(df: pd.DataFrame, years: tuple[int, ...], n_paths: int, measure: str)
     return values[np.arange(n_paths) % values.shape[0]]
 
 
-def _repeat_times(first: np.ndarray, interval: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All ``first + k * interval < end`` (k >= 0), and the index of the item each came from.
-
-    Examples
-    --------
-    >>> t, i = _repeat_times(np.array([0.0, 5.0]), np.array([2.0, 10.0]), np.array([5.0, 4.0]))
-    >>> t.tolist(), i.tolist()
-    ([0.0, 2.0, 4.0], [0, 0, 0])
-    """
-    return _repeat_kernel(np.asarray(first, np.float64), np.asarray(interval, np.float64),
-                          np.asarray(end, np.float64))
-
-
-@njit(cache=True, nogil=True)
-def _repeat_kernel(first, interval, end):
-    # One compiled pass instead of numpy temporaries (ceil, repeat, cumsum, gathers): the same
-    # counts and the same floating-point sums, first + float(k) * interval.
-    n = first.shape[0]
-    k = np.empty(n, np.int64)
-    total = 0
-    for i in range(n):
-        k[i] = math.ceil((end[i] - first[i]) / interval[i]) if first[i] < end[i] else 0
-        total += k[i]
-    times = np.empty(total, np.float64)
-    idx = np.empty(total, np.int64)
-    j = 0
-    for i in range(n):
-        for step in range(k[i]):
-            times[j] = first[i] + float(step) * interval[i]
-            idx[j] = i
-            j += 1
-    return times, idx
-
-
 def _phase_candidates(start: date, month_day: str) -> np.ndarray:
     """Days from ``start`` to each year's phase-transfer deadline, a year before to 12 after."""
     month, day = (int(x) for x in month_day.split("-"))
     return np.array([(date(y, month, day) - start).days
                      for y in range(start.year - 1, start.year + 13)], dtype=float)
-
-
-@njit(cache=True, inline="always")
-def _count_le(cdf, u, lo):
-    """``np.searchsorted(cdf, u, side="right")`` (the number of ``cdf <= u``), scanning up from
-    ``lo``, a count known not to exceed it."""
-    i = lo
-    n = cdf.shape[0]
-    while i < n and cdf[i] <= u:
-        i += 1
-    return i
-
-
-@njit(cache=True, nogil=True)
-def _pick_days(cdf, in_year, u_day, u_time, out, at):
-    """``in_year[min(searchsorted(cdf, u_day, "right"), m - 1)] + u_time`` into ``out[at:]``.
-
-    A guide table (the count of ``cdf <= j / m``) starts each search a step or two below its
-    answer, so the result is searchsorted's, in about one comparison per draw.
-    """
-    m = cdf.shape[0]
-    guide = np.empty(m + 1, np.int64)
-    lo = 0
-    for j in range(m + 1):
-        lo = _count_le(cdf, j / m, lo)
-        guide[j] = lo
-    for i in range(u_day.shape[0]):
-        # int(u * m) - 1 <= u * m - 1 < u * m, so the guide entry never overshoots.
-        j = int(u_day[i] * m) - 1
-        k = _count_le(cdf, u_day[i], guide[j] if j > 0 else 0)
-        if k > m - 1:
-            k = m - 1
-        out[at + i] = in_year[k] + u_time[i]
-
-
-@njit(cache=True, nogil=True)
-def _pick_groups(cum, u):
-    """``np.minimum(np.searchsorted(cum, u, "right"), len(cum) - 1)`` for a short ``cum``."""
-    out = np.empty(u.shape[0], np.int64)
-    last = cum.shape[0] - 1
-    for i in range(u.shape[0]):
-        k = _count_le(cum, u[i], 0)
-        out[i] = k if k < last else last
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _review_cases(rt1, rt2, decision_days, phase, due_at, lead, horizon, review_stage,
-                  review_class):
-    """The annual reviews kept in the window: times, deadlines and origins (stock 2, new 3),
-    with phase transfers moved ahead of their deadline (see :func:`path_cases`), as one pass
-    instead of a numpy temporary per step (same values)."""
-    n1 = rt1.shape[0]
-    n = n1 + rt2.shape[0]
-    time = np.empty(n, np.float64)
-    deadline = np.empty(n, np.float64)
-    origin = np.empty(n, np.int8)
-    last = due_at.shape[0] - 1
-    m = 0
-    j = 0
-    for i in range(n):
-        r = rt1[i] if i < n1 else rt2[i - n1]
-        dl = r + decision_days
-        if phase[i]:
-            k = _count_le(due_at, r, 0)
-            due = due_at[k if k < last else last]
-            early = due - lead[j]
-            j += 1
-            late = r - 365.0
-            r = early if early >= late else late
-            dl = due
-        if r >= 0 and r < horizon:
-            time[m] = r
-            deadline[m] = dl
-            origin[m] = 2 if i < n1 else 3
-            m += 1
-    return (time[:m], np.full(m, review_stage, np.int64), np.full(m, review_class, np.int64),
-            np.ones(m), deadline[:m], np.full(m, -1, np.int8), np.zeros(m, np.bool_),
-            origin[:m])
 
 
 def path_cases(
@@ -477,59 +367,42 @@ def path_cases(
     t = np.empty(sum(y[2].shape[0] for y in years))
     at = 0
     for cdf, in_year, u_day, u_time in years:
-        _pick_days(cdf, in_year, u_day, u_time, t, at)
+        pick_days(cdf, in_year, u_day, u_time, t, at)
         at += u_day.shape[0]
-    if t.shape[0] > 1:
-        # Times are spread over the days: an O(n) stable ordering beats a comparison sort
-        # (the sorted values are the same).
-        order = np.empty(t.shape[0], np.int64)
-        time_order(t, order, np.empty(t.shape[0], np.int64))
-        t = t[order]
     n_req = t.shape[0]
     groups = pipe.complexity
     cum = np.cumsum([g.share for g in groups])
-    mult = np.array([g.work_multiplier for g in groups])
-    cx = _pick_groups(cum / cum[-1], rng.random(n_req))
-    exception = np.asarray(rng.random(n_req) < pipe.p_exception)
-    becomes_plan = rng.random(n_req) < (1.0 - pipe.p_refused) * (1.0 - pipe.p_not_issued)
-    final_days = pipe.milestones_weeks.final * 7.0
-    requests = CaseArrays(
-        time=t, stage=np.full(n_req, STAGES.index("decision"), np.int64),
-        case_class=np.full(n_req, CLASS_NEW, np.int64), work_multiplier=mult[cx],
-        deadline=t + final_days, complexity=cx.astype(np.int8), exception=exception,
-        origin=np.zeros(n_req, np.int8),
-    )
+    u_group = rng.random(n_req)
+    u_exception = rng.random(n_req)
+    u_plan = rng.random(n_req)
+    *fields, issue = request_cases(
+        t, u_group, cum / cum[-1], np.array([g.work_multiplier for g in groups], np.float64),
+        u_exception, pipe.p_exception, u_plan, (1.0 - pipe.p_refused) * (1.0 - pipe.p_not_issued),
+        pipe.milestones_weeks.final * 7.0, STAGES.index("decision"), CLASS_NEW)
+    requests = CaseArrays(*fields)
 
-    # Reviews of the stock at the start and of new plans.
+    # Reviews of the stock at the start and of new plans (the draws in their usual order,
+    # then one compiled pass).
     rules = pipe.reviews
     srng = path_rng(seed, path, _STOCK)
     stock = demand.stock_start[row] if demand.stock_start is not None else dem.stock.plans_at_start
     n_stock = int(srng.poisson(stock)) if demand.stock_start is None else round(stock)
-    year_days = 365.25
-    hazard = -np.log1p(-min(dem.stock.cessation_rate_per_year, 1 - 1e-12)) / year_days
-
-    def interval(n: int) -> np.ndarray:
-        under5 = srng.random(n) < rules.under5_share
-        months = np.where(under5, rules.under5_interval_months, rules.interval_months)
-        return months * year_days / 12.0
-
-    iv_stock = interval(n_stock)
-    first_stock = srng.random(n_stock) * iv_stock
-    end_stock = np.minimum(srng.exponential(1.0, n_stock) / max(hazard, 1e-300), horizon)
-    rt1, _ = _repeat_times(first_stock, iv_stock, end_stock)
-    plan_idx = np.flatnonzero(becomes_plan)
-    iv_new = interval(plan_idx.size)
-    issue = t[plan_idx] + final_days
-    end_new = np.minimum(issue + srng.exponential(1.0, plan_idx.size) / max(hazard, 1e-300),
-                         horizon)
-    rt2, _ = _repeat_times(issue + iv_new, iv_new, end_new)
+    hazard = -np.log1p(-min(dem.stock.cessation_rate_per_year, 1 - 1e-12)) / 365.25
+    u5_stock = srng.random(n_stock)
+    u_first = srng.random(n_stock)
+    e_stock = srng.exponential(1.0, n_stock)
+    u5_new = srng.random(issue.size)
+    e_new = srng.exponential(1.0, issue.size)
+    rt1, rt2 = review_times(u5_stock, u_first, e_stock, u5_new, e_new, issue,
+                             rules.under5_share, float(rules.under5_interval_months),
+                             float(rules.interval_months), float(max(hazard, 1e-300)), horizon)
     phase = srng.random(rt1.size + rt2.size) < rules.phase_transfer_share
     n_phase = int(np.count_nonzero(phase))
     lead = np.zeros(0)
     if n_phase:
         lead = srng.uniform(min(4.0, rules.phase_transfer_window_weeks),
                             rules.phase_transfer_window_weeks, n_phase) * 7.0
-    reviews = CaseArrays(*_review_cases(
+    reviews = CaseArrays(*review_cases(
         rt1, rt2, rules.decision_weeks * 7.0, phase,
         _phase_candidates(sim.start, rules.phase_transfer_deadline), lead, horizon,
         STAGES.index("review"), CLASS_REVIEW))

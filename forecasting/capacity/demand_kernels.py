@@ -1,0 +1,184 @@
+"""Compiled passes of :func:`forecasting.capacity.demand.path_cases`: the draws are made there
+(numpy's generator, always in the same order: they define the cases), these turn them into case
+arrays in one call each instead of a numpy temporary per step, with the same floating-point
+operations, so the cases are bit for bit those of the numpy expressions they replaced.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from forecasting.capacity.engine_heaps import time_order
+
+__all__ = ["pick_days", "repeat_times", "request_cases", "review_cases", "review_times"]
+
+
+def repeat_times(first: np.ndarray, interval: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """All ``first + k * interval < end`` (k >= 0), item by item.
+
+    Examples
+    --------
+    >>> repeat_times(np.array([0.0, 5.0]), np.array([2.0, 10.0]), np.array([5.0, 4.0])).tolist()
+    [0.0, 2.0, 4.0]
+    """
+    return _repeat_kernel(np.asarray(first, np.float64), np.asarray(interval, np.float64),
+                          np.asarray(end, np.float64))
+
+
+@njit(cache=True, nogil=True)
+def _repeat_kernel(first, interval, end):
+    # One compiled pass instead of numpy temporaries (ceil, repeat, cumsum, gathers): the same
+    # counts and the same floating-point sums, first + float(k) * interval.
+    n = first.shape[0]
+    k = np.empty(n, np.int64)
+    total = 0
+    for i in range(n):
+        k[i] = math.ceil((end[i] - first[i]) / interval[i]) if first[i] < end[i] else 0
+        total += k[i]
+    times = np.empty(total, np.float64)
+    j = 0
+    for i in range(n):
+        for step in range(k[i]):
+            times[j] = first[i] + float(step) * interval[i]
+            j += 1
+    return times
+
+
+@njit(cache=True, nogil=True)
+def review_times(u5_stock, u_first, e_stock, u5_new, e_new, issue, under5_share,
+                  under5_months, months, hazard, horizon):
+    """Review meeting times of the stock (``rt1``) and of new plans issued at ``issue``
+    (``rt2``) from their draws, as one call instead of numpy temporaries: intervals
+    ``months * 365.25 / 12`` (``under5_months`` for the under-fives), the stock's first
+    review a uniform share of an interval in, reviews until the plan ceases (exponential
+    draw / hazard) or the horizon; the same floating-point operations as the numpy code."""
+    n1 = u5_stock.shape[0]
+    n2 = u5_new.shape[0]
+    first = np.empty(n1 + n2, np.float64)
+    step = np.empty(n1 + n2, np.float64)
+    end = np.empty(n1 + n2, np.float64)
+    for i in range(n1 + n2):
+        under5 = u5_stock[i] < under5_share if i < n1 else u5_new[i - n1] < under5_share
+        iv = (under5_months if under5 else months) * 365.25 / 12.0
+        step[i] = iv
+        if i < n1:
+            first[i] = u_first[i] * iv
+            e = e_stock[i] / hazard
+        else:
+            first[i] = issue[i - n1] + iv
+            e = issue[i - n1] + e_new[i - n1] / hazard
+        end[i] = e if e < horizon else horizon
+    return (_repeat_kernel(first[:n1], step[:n1], end[:n1]),
+            _repeat_kernel(first[n1:], step[n1:], end[n1:]))
+
+
+@njit(cache=True, inline="always")
+def _count_le(cdf, u, lo):
+    """``np.searchsorted(cdf, u, side="right")`` (the number of ``cdf <= u``), scanning up from
+    ``lo``, a count known not to exceed it."""
+    i = lo
+    n = cdf.shape[0]
+    while i < n and cdf[i] <= u:
+        i += 1
+    return i
+
+
+@njit(cache=True, nogil=True)
+def pick_days(cdf, in_year, u_day, u_time, out, at):
+    """``in_year[min(searchsorted(cdf, u_day, "right"), m - 1)] + u_time`` into ``out[at:]``.
+
+    A guide table (the count of ``cdf <= j / m``) starts each search a step or two below its
+    answer, so the result is searchsorted's, in about one comparison per draw.
+    """
+    m = cdf.shape[0]
+    guide = np.empty(m + 1, np.int64)
+    lo = 0
+    for j in range(m + 1):
+        lo = _count_le(cdf, j / m, lo)
+        guide[j] = lo
+    for i in range(u_day.shape[0]):
+        # int(u * m) - 1 <= u * m - 1 < u * m, so the guide entry never overshoots.
+        j = int(u_day[i] * m) - 1
+        k = _count_le(cdf, u_day[i], guide[j] if j > 0 else 0)
+        if k > m - 1:
+            k = m - 1
+        out[at + i] = in_year[k] + u_time[i]
+
+
+@njit(cache=True, nogil=True)
+def request_cases(t, u_group, group_cum, group_mult, u_exception, p_exception, u_plan,
+                   p_plan, final_days, stage, case_class):
+    """The requests' :class:`CaseArrays` fields from their times (in any order) and draws,
+    in one call instead of numpy temporaries, and the issue times of those that become plans.
+
+    Times are ordered by :func:`time_order` (spread over the days, an O(n) stable ordering
+    beats a comparison sort; the sorted values are the same); draw ``i`` goes to the ``i``-th
+    request in time order. The complexity group is the number of ``group_cum <= u`` (at most
+    the last group), as ``np.searchsorted(group_cum, u, "right")``.
+    """
+    n = t.shape[0]
+    time = t
+    if n > 1:
+        order = np.empty(n, np.int64)
+        time_order(t, order, np.empty(n, np.int64))
+        time = np.empty(n, np.float64)
+        for i in range(n):
+            time[i] = t[order[i]]
+    mult = np.empty(n, np.float64)
+    deadline = np.empty(n, np.float64)
+    group = np.empty(n, np.int8)
+    exception = np.empty(n, np.bool_)
+    issue = np.empty(n, np.float64)
+    last = group_cum.shape[0] - 1
+    n_plans = 0
+    for i in range(n):
+        k = _count_le(group_cum, u_group[i], 0)
+        if k > last:
+            k = last
+        group[i] = k
+        mult[i] = group_mult[k]
+        deadline[i] = time[i] + final_days
+        exception[i] = u_exception[i] < p_exception
+        if u_plan[i] < p_plan:
+            issue[n_plans] = time[i] + final_days
+            n_plans += 1
+    return (time, np.full(n, stage, np.int64), np.full(n, case_class, np.int64), mult,
+            deadline, group, exception, np.zeros(n, np.int8), issue[:n_plans])
+
+
+@njit(cache=True, nogil=True)
+def review_cases(rt1, rt2, decision_days, phase, due_at, lead, horizon, review_stage,
+                  review_class):
+    """The annual reviews kept in the window: times, deadlines and origins (stock 2, new 3),
+    with phase transfers moved ahead of their deadline (see :func:`path_cases`), as one pass
+    instead of a numpy temporary per step (same values)."""
+    n1 = rt1.shape[0]
+    n = n1 + rt2.shape[0]
+    time = np.empty(n, np.float64)
+    deadline = np.empty(n, np.float64)
+    origin = np.empty(n, np.int8)
+    last = due_at.shape[0] - 1
+    m = 0
+    j = 0
+    for i in range(n):
+        r = rt1[i] if i < n1 else rt2[i - n1]
+        dl = r + decision_days
+        if phase[i]:
+            k = _count_le(due_at, r, 0)
+            due = due_at[k if k < last else last]
+            early = due - lead[j]
+            j += 1
+            late = r - 365.0
+            r = early if early >= late else late
+            dl = due
+        if r >= 0 and r < horizon:
+            time[m] = r
+            deadline[m] = dl
+            origin[m] = 2 if i < n1 else 3
+            m += 1
+    return (time[:m], np.full(m, review_stage, np.int64), np.full(m, review_class, np.int64),
+            np.ones(m), deadline[:m], np.full(m, -1, np.int8), np.zeros(m, np.bool_),
+            origin[:m])
