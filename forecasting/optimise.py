@@ -488,15 +488,15 @@ def apply_staffing(
         calendar = [(r["date"], r[key]) for r in rows]
         # The simulator holds an establishment calendar at its first value before its first
         # date (staff.simulate_pool), so extra posts add to that; hours are 0 before theirs.
-        before = calendar[0][1] if key == "fte" and calendar else 0.0
+        fte = key == "fte"
         dates = sorted({start, *(r["date"] for r in rows), *([until] if until else [])})
         out = []
         for d in dates:
             if d < start:
-                out.append({"date": d, key: value_on(calendar, d, before=before)})
+                out.append({"date": d, key: value_on(calendar, d, hold_first=fte)})
                 continue
             bump = amount if until is None or d < until else 0.0
-            out.append({"date": d, key: value_on(calendar, d, before=before) + bump})
+            out.append({"date": d, key: value_on(calendar, d, hold_first=fte) + bump})
         return out
 
     data = config.model_dump()

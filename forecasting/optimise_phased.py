@@ -112,10 +112,10 @@ def apply_plan(config: CapacityConfig, plan: PhasedPlan) -> CapacityConfig:
         calendar = [(r["date"], r[key]) for r in rows]
         # The simulator holds an establishment calendar at its first value before its first
         # date (staff.simulate_pool), so extra posts add to that; hours are 0 before theirs.
-        before = calendar[0][1] if key == "fte" and calendar else 0.0
+        fte = key == "fte"
         extra = [(first, getattr(s, dim)) for first, s in zip(plan.starts, plan.levels, strict=True)]
         days = sorted({*(r["date"] for r in rows), *plan.starts})
-        return [{"date": d, key: value_on(calendar, d, before=before) + value_on(extra, d)}
+        return [{"date": d, key: value_on(calendar, d, hold_first=fte) + value_on(extra, d)}
                 for d in days]
 
     data = config.model_dump()

@@ -101,6 +101,10 @@ def test_value_on_before_on_between_and_after_the_changes() -> None:
     assert value_on(cal, date(2040, 1, 1)) == 9.0
     assert value_on([], date(2026, 1, 1)) == 0.0
     assert value_on([], date(2026, 1, 1), before=3.0) == 3.0
+    # An establishment calendar holds its first value before its first date.
+    assert value_on(cal, date(2025, 5, 31), hold_first=True) == 10.0
+    assert value_on(cal, date(2026, 4, 1), hold_first=True) == 12.0
+    assert value_on([], date(2026, 1, 1), hold_first=True) == 0.0
     # Not sorted: read in the order given, the last change on or before the day wins (the
     # copies this replaced did the same; the config only accepts increasing dates).
     unsorted = [(date(2026, 4, 1), 12.0), (date(2025, 6, 1), 10.0)]

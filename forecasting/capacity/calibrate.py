@@ -84,8 +84,7 @@ def _level(changes: Any, key: str, when: date) -> float:
     calendar = [(c.date, getattr(c, key)) for c in changes]
     # An establishment calendar that starts later holds its first value before (as the
     # simulator lays it out); hours are 0 before theirs.
-    before = calendar[0][1] if key == "fte" and calendar else 0.0
-    return value_on(calendar, when, before=before)
+    return value_on(calendar, when, hold_first=key == "fte")
 
 
 def calibration_config(config: CapacityConfig, published: PublishedYear,

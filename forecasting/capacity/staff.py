@@ -84,7 +84,8 @@ def step_calendar(changes: list[tuple[date, float]], start: date, n_days: int,
     return out
 
 
-def value_on(changes: Iterable[tuple[date, float]], when: date, *, before: float = 0.0) -> float:
+def value_on(changes: Iterable[tuple[date, float]], when: date, *, before: float = 0.0,
+             hold_first: bool = False) -> float:
     """The value in force on ``when`` from a calendar of (date, value) changes.
 
     A change holds from its date on. The changes are read in the order given and the last one
@@ -98,8 +99,11 @@ def value_on(changes: Iterable[tuple[date, float]], when: date, *, before: float
     when : date
         The day asked about.
     before : float
-        The value before the first change: 0 for locum or reserved hours; the first value for
-        an establishment calendar that starts after ``when``, as :func:`simulate_pool` holds it.
+        The value before the first change (0 for locum or reserved hours).
+    hold_first : bool
+        Use the first change's value before it instead of ``before``: an establishment (FTE)
+        calendar that starts after ``when`` holds its first value, as :func:`simulate_pool`
+        lays it out.
 
     Returns
     -------
@@ -108,13 +112,17 @@ def value_on(changes: Iterable[tuple[date, float]], when: date, *, before: float
     Examples
     --------
     >>> cal = [(date(2025, 6, 1), 10.0), (date(2026, 4, 1), 12.0)]
-    >>> value_on(cal, date(2025, 4, 1)), value_on(cal, date(2025, 4, 1), before=10.0)
+    >>> value_on(cal, date(2025, 4, 1)), value_on(cal, date(2025, 4, 1), hold_first=True)
     (0.0, 10.0)
     >>> value_on(cal, date(2026, 4, 1)), value_on(cal, date(2026, 3, 31)), value_on(cal, date(2030, 1, 1))
     (12.0, 10.0, 12.0)
     """
     value = before
+    first = True
     for day, v in changes:
+        if first and hold_first:
+            value = v
+        first = False
         if day <= when:
             value = v
     return float(value)
