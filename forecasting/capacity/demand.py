@@ -19,6 +19,7 @@ Every path's cases depend only on ``(seed, path)``, never on staffing or on the 
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -296,11 +297,42 @@ def _pivot(df: pd.DataFrame, years: tuple[int, ...], n_paths: int, measure: str)
     return values[np.arange(n_paths) % values.shape[0]]
 
 
+@functools.lru_cache(maxsize=16)
 def _phase_candidates(start: date, month_day: str) -> np.ndarray:
-    """Days from ``start`` to each year's phase-transfer deadline, a year before to 12 after."""
+    """Days from ``start`` to each year's phase-transfer deadline, a year before to 12 after
+    (the same for every path of a run, so kept; read-only)."""
     month, day = (int(x) for x in month_day.split("-"))
-    return np.array([(date(y, month, day) - start).days
-                     for y in range(start.year - 1, start.year + 13)], dtype=float)
+    out = np.array([(date(y, month, day) - start).days
+                    for y in range(start.year - 1, start.year + 13)], dtype=float)
+    out.flags.writeable = False
+    return out
+
+
+# Day tables per calendar year of the window, the same for every path of a run (see
+# _year_tables); a few entries, keyed by the weights' contents.
+_YEAR_TABLES: dict[tuple[bytes, bytes, tuple[int, ...]], list] = {}
+
+
+def _year_tables(year_of_day: np.ndarray, share: np.ndarray, years: tuple[int, ...]
+                 ) -> list[tuple[int, np.ndarray, float, np.ndarray | None]]:
+    """For each year ``k`` of ``years`` inside the window: its days, the share of the year's
+    requests they take, and the cumulative distribution of a request over them (``None`` if
+    no share); computed once per run instead of once per path (same values)."""
+    key = (year_of_day.tobytes(), share.tobytes(), tuple(years))
+    tables = _YEAR_TABLES.get(key)
+    if tables is None:
+        tables = []
+        for k, year in enumerate(years):
+            in_year = np.flatnonzero(year_of_day == year)
+            if in_year.size == 0:
+                continue
+            w = share[in_year]
+            frac = float(w.sum())
+            tables.append((k, in_year, frac, np.cumsum(w) / frac if frac > 0 else None))
+        if len(_YEAR_TABLES) >= 8:
+            _YEAR_TABLES.clear()
+        _YEAR_TABLES[key] = tables
+    return tables
 
 
 def path_cases(
@@ -348,12 +380,7 @@ def path_cases(
     # Requests, year by year over the window: the draws first (numpy's generator, in the same
     # order as always), then one compiled pass picks each request's day.
     years = []
-    for k, year in enumerate(demand.years):
-        in_year = np.flatnonzero(year_of_day == year)
-        if in_year.size == 0:
-            continue
-        w = share[in_year]
-        frac = float(w.sum())
+    for k, in_year, frac, cdf in _year_tables(year_of_day, share, demand.years):
         annual = float(demand.requests[row, k])
         if demand.from_forecast:
             n = rng.binomial(round(annual), min(frac, 1.0))
@@ -361,7 +388,6 @@ def path_cases(
             n = rng.poisson(annual * frac)
         if n == 0 or frac <= 0:
             continue
-        cdf = np.cumsum(w) / frac
         u_day = rng.random(n)
         years.append((cdf, in_year, u_day, rng.random(n)))
     t = np.empty(sum(y[2].shape[0] for y in years))
