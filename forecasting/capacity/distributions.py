@@ -298,7 +298,7 @@ def _raw(state: np.uint64, k: int) -> np.uint64:
     return mix(state + np.uint64(k) * _GOLDEN)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _normal(state: np.uint64, k: int) -> tuple[float, int]:
     """A standard normal from counters ``k, k + 1, ...`` of a stream; returns it and the next
     unused counter. Ziggurat (exact): one 64-bit value and no ``log``/``cos`` 99% of the time,
@@ -328,7 +328,7 @@ def _normal(state: np.uint64, k: int) -> tuple[float, int]:
                 return x, k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _gamma(state: np.uint64, shape: float) -> float:
     # Marsaglia & Tsang (2000) with their squeeze, which accepts ~98% without a log; shape < 1
     # boosted by U**(1/shape).

@@ -40,7 +40,7 @@ __all__ = ["run_paths", "scratch", "sim_path"]
 # numba's on-disk cache is keyed by this file's text only, not by the functions it inlines from
 # other modules (distributions.py, engine_heaps.py): after changing those, change DRAWS here so
 # that cached kernels are rebuilt with them (else they keep the old code, silently).
-DRAWS = "ziggurat normals, Marsaglia-Tsang gamma with squeeze"
+DRAWS = "ziggurat normals, Marsaglia-Tsang gamma with squeeze, both inlined"
 
 _WORK_DONE = 0
 _STAGE_END = 1
