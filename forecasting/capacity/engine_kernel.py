@@ -67,8 +67,12 @@ _EXITED = 4
 # --- helpers --------------------------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
-def _finish_time(t, hours, speed, q):
-    """Time at which ``hours`` of work started at ``t`` is done, integrating ``speed[q]``."""
+def _finish_time(t, hours, speed, srun, q):
+    """Time at which ``hours`` of work started at ``t`` is done, integrating ``speed[q]``.
+
+    Steps over each run of days with the same speed at once (``srun``, see :func:`_speed_runs`),
+    not day by day: a 12-hour job at 2.5 hours a day is one step, not five.
+    """
     if hours <= 0.0:
         return t
     n_days = speed.shape[1]
@@ -79,13 +83,34 @@ def _finish_time(t, hours, speed, q):
             if sp <= 0.0:
                 return math.inf
             return t + hours / sp
-        sp = speed[q, d] if d >= 0 else speed[q, 0]
-        avail = sp * (d + 1 - t)
+        if d >= 0:
+            sp = speed[q, d]
+            e = srun[q, d]
+        else:
+            sp = speed[q, 0]
+            e = d + 1
+        avail = sp * (e - t)
         if avail >= hours:
             return t + hours / sp
         hours -= avail
-        t = float(d + 1)
-        d += 1
+        t = float(e)
+        d = e
+
+
+@njit(cache=True)
+def _speed_runs(speed):
+    """``srun[q, d]``: the first day after ``d`` whose speed differs from day ``d``'s, at most
+    the last day (from which the last day's speed holds for ever)."""
+    n_pools, n_days = speed.shape
+    srun = np.empty((n_pools, n_days), np.int64)
+    for q in range(n_pools):
+        srun[q, n_days - 1] = n_days - 1
+        for d in range(n_days - 2, -1, -1):
+            if d + 1 < n_days - 1 and speed[q, d + 1] == speed[q, d]:
+                srun[q, d] = srun[q, d + 1]
+            else:
+                srun[q, d] = d + 1
+    return srun
 
 
 @njit(cache=True, inline="always")
@@ -248,6 +273,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
     busy = np.zeros(n_pools, np.int64)
     tick_at = np.full(n_pools, -1.0)
     tick_next = np.full(n_pools, -1, np.int64)
+    srun = _speed_runs(speed)
     smax = np.zeros((n_pools, n_days + 1), np.int64)
     for q in range(n_pools):
         for d in range(n_days - 1, -1, -1):
@@ -306,7 +332,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
             exit_time, exit_code, stage_h, entries, completions, exits, exits_late, waiting,
             in_stage, work_hours, started, wait_sum, wait_hist, record, cf, ci, tick_next, qk1,
-            qk2, qsq, qc, heap, qn, busy, tick_at, smax, lvl, n_lv, f_head, f_tail, wdiff, idiff, bh,
+            qk2, qsq, qc, heap, qn, busy, tick_at, smax, srun, lvl, n_lv, f_head, f_tail, wdiff, idiff, bh,
             inv_w, rec)
         if nrec >= 0:
             return visits, rec[:nrec]
@@ -317,7 +343,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                 par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
                 exit_time, exit_code, stage_h, entries, completions, exits, exits_late, waiting,
                 in_stage, work_hours, started, wait_sum, wait_hist, record, cf, ci, tick_next, qk1,
-                qk2, qsq, qc, heap, qn, busy, tick_at, smax, lvl, n_lv, f_head, f_tail, wdiff,
+                qk2, qsq, qc, heap, qn, busy, tick_at, smax, srun, lvl, n_lv, f_head, f_tail, wdiff,
                 idiff, bh, inv_w, rec):
     """The event loop of one path; returns (visits, records written), or (visits, -1) when
     ``rec`` is too small.
@@ -525,7 +551,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                     while b < wait_edges.shape[0] and wt >= wait_edges[b]:
                         b += 1
                     wait_hist[s, w, b] += 1
-                te = _finish_time(t, cf[c, _WORK], speed, q)
+                te = _finish_time(t, cf[c, _WORK], speed, srun, q)
                 cf[c, _SERVED] = te  # read back when its bucket is drained
                 hn, far = _schedule(heap, hn, far, cur, ci, tick_next, bh, inv_w, n, te,
                                     c * 4 + _WORK_DONE, horizon)
