@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting.capacity.distributions import Dist
 from forecasting.capacity.engine import Arrivals, Capacity, SimResult, run
@@ -53,6 +55,35 @@ def test_speed_calendar_is_integrated_during_service() -> None:
     arr = Arrivals.from_arrays([0, 1], time=[0.0])
     assert fixed_run(net, arr, [1, 1, 1], [24.0, 12.0, 12.0]).exit_time[0] == 2.0
     assert fixed_run(net, arr, [1, 1, 1, 1], [24.0, 0.0, 12.0, 12.0]).exit_time[0] == 3.0
+
+
+def _finish_by_days(t: float, hours: float, speed: list[float]) -> float:
+    """Reference: integrate the speed calendar day by day (the last day's speed holds on)."""
+    d = int(np.floor(t))
+    while True:
+        sp = speed[min(d, len(speed) - 1)]
+        if d >= len(speed) - 1:
+            return t + hours / sp
+        if sp * (d + 1 - t) >= hours:
+            return t + hours / sp
+        hours -= sp * (d + 1 - t)
+        t, d = float(d + 1), d + 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.0, 2.5, 7.0, 24.0]), st.integers(1, 6)),
+                min_size=1, max_size=8),
+       st.floats(0.0, 20.0), st.floats(0.1, 200.0))
+def test_finish_time_over_runs_of_equal_speed_matches_day_by_day(
+        runs: list[tuple[float, int]], start: float, hours: float) -> None:
+    # The engine steps over each run of days with one speed at once; the reference steps a day
+    # at a time. Zero-speed days (weekends, holidays) pause the work.
+    speed = [v for v, n in runs for _ in range(n)] + [5.0]
+    net = single(Dist("fixed", hours))
+    arr = Arrivals.from_arrays([0, 1], time=[start])
+    res = fixed_run(net, arr, [1] * len(speed), speed, horizon=1e6)
+    assert res.exit_time[0] == pytest.approx(_finish_by_days(start, hours, speed), rel=1e-12,
+                                             abs=1e-9)
 
 
 def test_parallel_delays_and_work_multiplier() -> None:
