@@ -27,18 +27,23 @@ identical output; a run split into blocks of paths equals one big run.
 
 Performance notes
 -----------------
-About 5.8 million case-stage visits per CPU-second of the engine on the Leeds-scale EHCP
-pipeline inside ``make bench-simulate`` (1,000 paths: 113.6 million visits, 19.4 CPU-s on
-two threads; 158-165 ns per visit on one thread). Of that, the draws are under 10% (ziggurat
-normals and Marsaglia-Tsang's squeezed gamma need no ``log`` or ``cos`` most of the time;
-Box-Muller's draws were a third), the per-path set-up (ordering the cases by time, copying
-them in, the pass after the loop) about 13%, and the rest is spread over the event loop with
-no single hot spot (``perf`` on the JIT code: no 512-byte stretch of it above 10% of the
-samples). What helped there was touching less memory per event (bucket lists through the
-cases' rows, exits kept in the row until the end) and hashing a stage visit's stream once;
-an int32 case row, one 128-byte row per case, software prefetch and branch-free searches did
-not. Memory is the arrivals plus the weekly arrays, so run blocks of paths (``first_path``)
-for many paths. The kernel is compiled once and cached on disk (``cache=True``; the first
+On the Leeds-scale EHCP pipeline of ``make bench-simulate`` (113.6 million case-stage visits
+for 1,000 paths) the engine costs 152-155 ns per visit on one thread (10 paths, best of 12
+runs, 2026-11-27); with two threads on this shared 2-core machine each thread's visits cost
+157-215 ns, so 1,000 paths take 9.4-12.8 s of engine alone. The draws are inlined (a call
+made the loop save and reload its registers) and need no ``log`` or ``cos`` most of the time
+(ziggurat normals, Marsaglia-Tsang's squeezed gamma); a job's finish time steps over each run
+of days with one speed at once; the per-path set-up (ordering the cases by time, copying them
+in, the pass after the loop) about 13%. The rest is spread over the event loop with no
+single hot spot (``perf`` on the JIT code: no 512-byte stretch above 10% of the samples;
+knocking out the lateness bands, the wait histogram or the speed calendar one at a time each
+saved 5% or less). What helped was touching less memory per event (bucket lists through the
+cases' rows, exits kept in the row until the end) and hashing a stage visit's stream once; an
+int32 case row, one 128-byte row per case, software prefetch, branch-free searches and drawing
+the first stage's work before the loop did not.
+
+Memory is the arrivals plus the weekly arrays, so run blocks of paths (``first_path``) for
+many paths. The kernel is compiled once and cached on disk (``cache=True``; the first
 compilation takes tens of seconds; the cache is keyed by the kernel file's text only, see
 ``engine_kernel.DRAWS``). Inputs are converted to contiguous, writeable int64/float64 arrays
 so that one cached kernel serves every call.

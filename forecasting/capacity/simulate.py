@@ -100,7 +100,9 @@ def simulate_capacity(
         The open caseload at the start (``stage``, ``age_days``); by default read from
         ``demand.initial.extract`` if set, else estimated.
     block_size : int
-        Paths simulated together (bounds memory; the result does not depend on it).
+        Paths simulated together (bounds memory). The weekly rows and case records do not
+        depend on it; the diagnostics' sums are added block by block, so they agree only to
+        rounding (last bits).
     clear_by : date, optional
         Date by which the diagnostics' relief capacity clears the starting backlog down to the
         target list size (default: one year after the start).
