@@ -33,6 +33,7 @@ from simpy_reference import simulate_simpy  # noqa: E402
 from forecasting.capacity.config import CapacityConfig, capacity_config, load_capacity_config  # noqa: E402
 from forecasting.capacity.demand import (  # noqa: E402
     CaseArrays,
+    block_cases,
     day_weights,
     demand_paths_from_frame,
     path_cases,
@@ -159,8 +160,7 @@ def engine_floor(cfg: CapacityConfig, n_paths: int) -> None:
     parts = [path_cases(cfg, demand, p, SEED, weights,
                         initial_cases(cfg, p, SEED, float(demand.requests[p, 0])))
              for p in range(n_paths)]
-    cases = CaseArrays.concat([c for path in parts for c in path])
-    offsets = np.concatenate([[0], np.cumsum([sum(c.n for c in path) for path in parts])])
+    cases, offsets = block_cases(parts)
     arrivals = cases.to_arrivals(offsets)
     rng = np.random.default_rng(0)
     servers, speed = [], []

@@ -308,30 +308,19 @@ def _phase_candidates(start: date, month_day: str) -> np.ndarray:
     return out
 
 
-# Day tables per calendar year of the window, the same for every path of a run (see
-# _year_tables); a few entries, keyed by the weights' contents.
-_YEAR_TABLES: dict[tuple[bytes, bytes, tuple[int, ...]], list] = {}
-
-
 def _year_tables(year_of_day: np.ndarray, share: np.ndarray, years: tuple[int, ...]
                  ) -> list[tuple[int, np.ndarray, float, np.ndarray | None]]:
     """For each year ``k`` of ``years`` inside the window: its days, the share of the year's
     requests they take, and the cumulative distribution of a request over them (``None`` if
-    no share); computed once per run instead of once per path (same values)."""
-    key = (year_of_day.tobytes(), share.tobytes(), tuple(years))
-    tables = _YEAR_TABLES.get(key)
-    if tables is None:
-        tables = []
-        for k, year in enumerate(years):
-            in_year = np.flatnonzero(year_of_day == year)
-            if in_year.size == 0:
-                continue
-            w = share[in_year]
-            frac = float(w.sum())
-            tables.append((k, in_year, frac, np.cumsum(w) / frac if frac > 0 else None))
-        if len(_YEAR_TABLES) >= 8:
-            _YEAR_TABLES.clear()
-        _YEAR_TABLES[key] = tables
+    no share)."""
+    tables = []
+    for k, year in enumerate(years):
+        in_year = np.flatnonzero(year_of_day == year)
+        if in_year.size == 0:
+            continue
+        w = share[in_year]
+        frac = float(w.sum())
+        tables.append((k, in_year, frac, np.cumsum(w) / frac if frac > 0 else None))
     return tables
 
 

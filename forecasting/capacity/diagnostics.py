@@ -254,20 +254,21 @@ def sojourn_sums(time: np.ndarray, exit_time: np.ndarray, exit_code: np.ndarray,
     ...              np.array([0, 1, -1]), np.array([True, True, True]), 10.0)
     {'area': 15.0, 'completed': 1.0, 'completed_days': 4.0, 'arrivals': 2.0}
     """
-    area, completed, completed_days, arrivals = _sojourn_kernel(
+    area_terms, completed, day_terms, arrivals = _sojourn_terms(
         np.ascontiguousarray(time, np.float64), np.ascontiguousarray(exit_time, np.float64),
         np.ascontiguousarray(exit_code, np.int64), np.ascontiguousarray(is_new, np.bool_),
         float(horizon))
-    return {"area": area, "completed": completed, "completed_days": completed_days,
-            "arrivals": arrivals}
+    with np.errstate(invalid="ignore"):  # +inf and -inf exit times add up to NaN
+        return {"area": float(area_terms.sum()), "completed": completed,
+                "completed_days": float(day_terms.sum()), "arrivals": arrivals}
 
 
 @njit(cache=True, nogil=True)
-def _sojourn_kernel(time, exit_time, exit_code, is_new, horizon):
+def _sojourn_terms(time, exit_time, exit_code, is_new, horizon):
     # One pass over the block instead of a numpy temporary per step (a block holds millions of
-    # cases). The per-case terms are the numpy expressions' (exit times NaN or +-inf treated as
-    # nan_to_num then np.minimum treat them), and they are added up by _pairwise_sum, numpy's
-    # own summation order, so the sums are bit for bit those of ``np.sum`` over the selections.
+    # cases): the per-case terms of the numpy expressions this replaced (exit times NaN or
+    # +-inf treated as nan_to_num then np.minimum treat them), in case order, so that np.sum
+    # over them gives those expressions' sums bit for bit.
     n = time.shape[0]
     area_terms = np.empty(n, np.float64)
     day_terms = np.empty(n, np.float64)
@@ -292,67 +293,4 @@ def _sojourn_kernel(time, exit_time, exit_code, is_new, horizon):
         if c >= 0 and t >= 0.0:
             day_terms[n_done] = x - t
             n_done += 1
-    return (_pairwise_sum(area_terms, 0, n_area), float(n_done),
-            _pairwise_sum(day_terms, 0, n_done), float(arrivals))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _block_sum(a, lo, n):
-    """numpy's ``pairwise_sum`` on a run of at most 128 values: eight running sums."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = lo + 8
-    stop = lo + n - n % 8
-    while i < stop:
-        r0 += a[i]
-        r1 += a[i + 1]
-        r2 += a[i + 2]
-        r3 += a[i + 3]
-        r4 += a[i + 4]
-        r5 += a[i + 5]
-        r6 += a[i + 6]
-        r7 += a[i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < lo + n:
-        res += a[i]
-        i += 1
-    return res
-
-
-@njit(cache=True, nogil=True)
-def _pairwise_sum(a, lo, n):
-    """``a[lo:lo + n].sum()`` in numpy's order (``pairwise_sum`` in its loops: runs of up to
-    128 values summed by :func:`_block_sum`, longer runs split in two halves whose sums are
-    added). An explicit stack, not recursion: numba's on-disk cache crashes on a recursive
-    function."""
-    # Tasks: (start, length) to sum, or length -1 to add the top two sums.
-    task_lo = np.empty(256, np.int64)
-    task_n = np.empty(256, np.int64)
-    sums = np.empty(128, np.float64)
-    n_tasks = 1
-    task_lo[0] = lo
-    task_n[0] = n
-    n_sums = 0
-    while n_tasks:
-        n_tasks -= 1
-        start, m = task_lo[n_tasks], task_n[n_tasks]
-        if m < 0:
-            n_sums -= 1
-            sums[n_sums - 1] = sums[n_sums - 1] + sums[n_sums]
-        elif m <= 128:
-            sums[n_sums] = _block_sum(a, start, m)
-            n_sums += 1
-        else:
-            half = m // 2
-            half -= half % 8
-            task_n[n_tasks] = -1
-            task_lo[n_tasks + 1], task_n[n_tasks + 1] = start + half, m - half
-            task_lo[n_tasks + 2], task_n[n_tasks + 2] = start, half
-            n_tasks += 3
-    return sums[0]
+    return area_terms[:n_area], float(n_done), day_terms[:n_done], float(arrivals)
