@@ -13,6 +13,7 @@ from forecasting.capacity.config import PoolConfig
 from forecasting.capacity.staff import (
     school_holidays,
     simulate_pool,
+    simulate_pool_weeks,
     step_calendar,
     to_servers_speed,
     value_on,
@@ -124,3 +125,31 @@ def test_value_on_agrees_with_step_calendar(raw: list[tuple[int, float]], before
     first = changes[0][1] if before is None else before
     assert [value_on(changes, START + timedelta(days=i), before=first) for i in range(30)] == \
         laid_out.tolist()
+
+
+def test_weeks_laid_out_by_block_equal_the_whole_layout() -> None:
+    # The simulator lays out each block of paths by day on its own: every block must be the
+    # same rows of the whole layout, bit for bit, with every daily adjustment switched on.
+    p = pool(attrition_per_year=0.2, term_time_share=0.5, productivity=0.8, vacant_fte=2.0,
+             trainees=[{"start": "2022-09-01", "count": 2}],
+             locum_hours=[{"date": "2025-06-01", "hours_per_week": 70.0}],
+             reserved_hours=[{"date": "2025-05-01", "hours_per_week": 1000.0},
+                             {"date": "2025-09-01", "hours_per_week": 7.0}])
+    n_days = 400
+    weeks = simulate_pool_weeks(p, START, n_days, 7, np.random.default_rng(3))
+    whole = simulate_pool(p, START, n_days, 7, np.random.default_rng(3))
+    for lo, hi in ((0, 3), (3, 6), (6, 7)):
+        part = weeks.by_day(lo, hi)
+        for name in ("in_post", "effective", "hours", "establishment"):
+            assert np.array_equal(getattr(part, name), getattr(whole, name)[lo:hi]), name
+    assert np.array_equal(whole.locum_hours, weeks.locum_hours)
+    # The documented layout: in-house hours x productivity, plus locums, less reserved hours.
+    day = np.arange(n_days)
+    holiday = school_holidays(START, n_days)
+    locum = np.where(day >= (date(2025, 6, 1) - START).days, 10.0, 0.0)
+    reserved = np.where(day >= (date(2025, 9, 1) - START).days, 1.0,
+                        np.where(day >= (date(2025, 5, 1) - START).days, 1000.0 / 7, 0.0))
+    expect = whole.effective * 5.0 * (1 - 0.5 * holiday) * 0.8 + locum - reserved
+    assert whole.hours == pytest.approx(np.maximum(expect, 0.0), rel=1e-12, abs=1e-12)
+    assert whole.hours.min() == 0.0 and whole.hours.max() > 0.0
+    assert np.array_equal(whole.effective, weeks.effective[:, day // 7])

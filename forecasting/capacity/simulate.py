@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -31,7 +31,12 @@ from forecasting.capacity.ehcp import CLASS_NEW, POOLS, build_network
 from forecasting.capacity.engine import Arrivals, Capacity, SimResult, run
 from forecasting.capacity.initial import initial_cases, load_open_caseload
 from forecasting.capacity.outputs import case_records, weekly_frame
-from forecasting.capacity.staff import PoolStaffing, simulate_pool, to_servers_speed
+from forecasting.capacity.staff import (
+    PoolStaffing,
+    PoolWeeks,
+    simulate_pool_weeks,
+    to_servers_speed,
+)
 from forecasting.errors import EhcpError, EhcpWarning
 
 __all__ = ["SimulationResult", "simulate_capacity"]
@@ -62,10 +67,17 @@ class SimulationResult:
     events: int = 0
 
 
-def _slice(st: PoolStaffing, lo: int, hi: int) -> PoolStaffing:
-    return PoolStaffing(in_post=st.in_post[lo:hi], effective=st.effective[lo:hi],
-                        hours=st.hours[lo:hi], locum_hours=st.locum_hours,
-                        establishment=st.establishment[lo:hi])
+@dataclass
+class _Block:
+    """A block of paths, made on the helper thread, ready to run on the engine's threads."""
+
+    lo: int
+    hi: int
+    cases: CaseArrays
+    arrivals: Arrivals
+    staff: dict[str, PoolStaffing]
+    want: int | bool
+    capacity: Capacity
 
 
 def simulate_capacity(
@@ -152,16 +164,9 @@ def simulate_capacity(
         open_cases = load_open_caseload(config)
     weights = day_weights(sim.start, horizon, config.demand.seasonality)
 
-    # Staffing is drawn for all paths at once from its own stream (never touching the cases).
-    staff_rng = np.random.default_rng([seed, _STAFF_STREAM])
-    staffing = {p: simulate_pool(getattr(config.staff, p), sim.start, horizon, n_paths, staff_rng)
-                for p in POOLS}
-    caps = [to_servers_speed(staffing[p].hours, getattr(config.staff, p).hours_per_fte_day())
-            for p in POOLS]
-
     first_year = demand.years.index(sim.start.year) if sim.start.year in demand.years else 0
 
-    def make_block(lo: int, hi: int, buffers: dict[str, np.ndarray]
+    def make_cases(lo: int, hi: int, buffers: dict[str, np.ndarray]
                    ) -> tuple[CaseArrays, np.ndarray]:
         def paths() -> Iterator[list[CaseArrays]]:
             # One path at a time: block_cases copies each into the buffers before the next
@@ -172,11 +177,23 @@ def simulate_capacity(
                 yield path_cases(config, demand, p, seed, weights, initial)
         return block_cases(paths(), buffers, n_paths=hi - lo)
 
-    def finish_block(lo: int, hi: int, result: SimResult, cases: CaseArrays,
-                     arrivals: Arrivals, want: int | bool
+    def make_block(i: int) -> _Block:
+        lo, hi = blocks[i]
+        cases, offsets = make_cases(lo, hi, buffer_sets[i % 2])
+        arrivals = cases.to_arrivals(offsets)
+        staff = {p: w.by_day(lo, hi) for p, w in staff_weeks.result().items()}
+        caps = [to_servers_speed(staff[p].hours, getattr(config.staff, p).hours_per_fte_day())
+                for p in POOLS]
+        capacity = Capacity(np.stack([c[0] for c in caps], axis=1),
+                            np.stack([c[1] for c in caps], axis=1))
+        want = record_path - lo if record_path is not None and lo <= record_path < hi \
+            else False
+        return _Block(lo, hi, cases, arrivals, staff, want, capacity)
+
+    def finish_block(block: _Block, result: SimResult
                      ) -> tuple[pd.DataFrame, dict[str, float], pd.DataFrame | None]:
-        block_staff = {p: _slice(staffing[p], lo, hi) for p in POOLS}
-        frame = weekly_frame(result, cases, block_staff, config, scenario)
+        cases, arrivals, want = block.cases, block.arrivals, block.want
+        frame = weekly_frame(result, cases, block.staff, config, scenario)
         block_sums = sojourn_sums(arrivals.time, result.exit_time, result.exit_code,
                                   arrivals.case_class == CLASS_NEW, float(horizon))
         block_records = None
@@ -189,33 +206,40 @@ def simulate_capacity(
             block_records["path"] = record_path
         return frame, block_sums, block_records
 
-    # One helper thread builds the cases of block k + 1 and turns block k - 1 into weekly rows
-    # while the engine (which releases the GIL) simulates block k on its own threads. Tasks run
-    # in submission order, so two alternating sets of buffers suffice, for the cases and for
-    # the engine's outputs: when block k + 1 is built, and so before block k + 1 is run, block
+    # One helper thread makes block k + 1 (its cases and capacity) and turns block k - 1 into
+    # weekly rows while the engine (which releases the GIL) simulates block k on its own
+    # threads; the first block's cases are made while the staffing is drawn. Tasks run in
+    # submission order, so two alternating sets of buffers suffice, for the cases and for the
+    # engine's outputs: when block k + 1 is made, and so before block k + 1 is run, block
     # k - 1 is finished with both. Results are combined in block order, so they do not depend
     # on the overlap.
     blocks = [(lo, min(lo + block_size, n_paths)) for lo in range(0, n_paths, block_size)]
     buffer_sets: list[dict[str, np.ndarray]] = [{}, {}]
     output_sets: list[dict[str, np.ndarray]] = [{}, {}]
+    staff_weeks: Future[dict[str, PoolWeeks]] = Future()
     finished = []
     events = 0
     with ThreadPoolExecutor(1) as helper:
-        next_cases = helper.submit(make_block, *blocks[0], buffer_sets[0])
-        for i, (lo, hi) in enumerate(blocks):
-            cases, offsets = next_cases.result()
+        next_block = helper.submit(make_block, 0)
+        try:
+            # Staffing is drawn for all paths at once from its own stream (never touching the
+            # cases), by week; each block lays its paths out by day.
+            staff_rng = np.random.default_rng([seed, _STAFF_STREAM])
+            staff_weeks.set_result({
+                p: simulate_pool_weeks(getattr(config.staff, p), sim.start, horizon, n_paths,
+                                       staff_rng) for p in POOLS})
+        except BaseException as exc:
+            staff_weeks.set_exception(exc)  # else the helper would wait for it for ever
+            raise
+        for i in range(len(blocks)):
+            block = next_block.result()
             if i + 1 < len(blocks):
-                next_cases = helper.submit(make_block, *blocks[i + 1], buffer_sets[(i + 1) % 2])
-            arrivals = cases.to_arrivals(offsets)
-            capacity = Capacity(np.stack([c[0][lo:hi] for c in caps], axis=1),
-                                np.stack([c[1][lo:hi] for c in caps], axis=1))
-            want = record_path - lo if record_path is not None and lo <= record_path < hi \
-                else False
-            result = run(network, arrivals, capacity, float(horizon), seed, first_path=lo,
-                         record_cases=want, buffers=output_sets[i % 2])
+                next_block = helper.submit(make_block, i + 1)
+            result = run(network, block.arrivals, block.capacity, float(horizon), seed,
+                         first_path=block.lo, record_cases=block.want, buffers=output_sets[i % 2])
             events += int(result.events.sum())
-            finished.append(helper.submit(finish_block, lo, hi, result, cases, arrivals, want))
-            del result, cases, arrivals
+            finished.append(helper.submit(finish_block, block, result))
+            del result, block
         outputs = [f.result() for f in finished]
     frames = [o[0] for o in outputs]
     sums = {"area": 0.0, "completed": 0.0, "completed_days": 0.0, "arrivals": 0.0}

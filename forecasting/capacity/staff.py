@@ -28,8 +28,10 @@ from forecasting.capacity.config import PoolConfig
 
 __all__ = [
     "PoolStaffing",
+    "PoolWeeks",
     "school_holidays",
     "simulate_pool",
+    "simulate_pool_weeks",
     "step_calendar",
     "to_servers_speed",
     "value_on",
@@ -170,6 +172,75 @@ def _binom(rng: np.random.Generator, n: np.ndarray, p: float) -> np.ndarray:
     return rng.binomial(whole.astype(np.int64), p) + frac * (rng.random(n.shape) < p)
 
 
+@dataclass(frozen=True)
+class PoolWeeks:
+    """One pool's staffing on every path by week, and the daily calendars to lay it out by day.
+
+    What :func:`simulate_pool_weeks` returns; :meth:`by_day` gives the :class:`PoolStaffing` of
+    a range of paths. The random draws are all in the weeks, so the simulator lays out each
+    block of paths by day when it needs it (a path's days are 60 KB a series) instead of all
+    paths at once before the first block can run.
+
+    Attributes
+    ----------
+    in_post, effective, establishment : ndarray (n_paths, n_weeks)
+        As in :class:`PoolStaffing`, by week.
+    day_week : int ndarray (n_days,)
+        Week of each day.
+    hours_per_fte_day : float
+        The pool's statutory hours per FTE-day.
+    availability : ndarray (n_days,)
+        Share of those hours worked each day (lower in school holidays for term-time staff).
+    productivity : float
+        Factor on in-house hours.
+    locum_hours, reserved_hours : ndarray (n_days,)
+        Locum hours added and reserved hours taken off each day (``reserved_hours`` is ``None``
+        when the pool reserves none).
+    """
+
+    in_post: np.ndarray
+    effective: np.ndarray
+    establishment: np.ndarray
+    day_week: np.ndarray
+    hours_per_fte_day: float
+    availability: np.ndarray
+    productivity: float
+    locum_hours: np.ndarray
+    reserved_hours: np.ndarray | None
+
+    def by_day(self, lo: int = 0, hi: int | None = None) -> PoolStaffing:
+        """Paths ``lo:hi`` laid out by calendar day.
+
+        Examples
+        --------
+        >>> from forecasting.capacity.config import PoolConfig
+        >>> pool = PoolConfig(fte=[{"date": "2025-01-01", "fte": 10}], attrition_per_year=0.0,
+        ...                   statutory_share=1.0, absence_rate=0.0, hours_per_fte_week=35.0)
+        >>> w = simulate_pool_weeks(pool, date(2025, 1, 1), 14, 3, np.random.default_rng(0))
+        >>> w.by_day(1, 3).hours.shape
+        (2, 14)
+        """
+        rows = slice(lo, hi)
+        effective = self.effective[rows][:, self.day_week]
+        in_house = effective * self.hours_per_fte_day * self.availability[None, :]
+        # Both adjustments are skipped at their defaults so the hours stay bit-for-bit as
+        # before. Productivity scales in-house hours only: locum hours are bought as delivered
+        # work (an agency contract's assessments a month), so time lost in-house does not
+        # apply to them.
+        if self.productivity != 1.0:
+            in_house = in_house * self.productivity
+        hours = in_house + self.locum_hours[None, :]
+        if self.reserved_hours is not None:
+            hours = np.maximum(hours - self.reserved_hours[None, :], 0.0)
+        return PoolStaffing(
+            in_post=self.in_post[rows][:, self.day_week],
+            effective=effective,
+            hours=hours,
+            locum_hours=self.locum_hours,
+            establishment=self.establishment[rows][:, self.day_week],
+        )
+
+
 def simulate_pool(
     pool: PoolConfig, start: date, n_days: int, n_paths: int, rng: np.random.Generator
 ) -> PoolStaffing:
@@ -199,6 +270,26 @@ def simulate_pool(
     >>> s = simulate_pool(pool, date(2025, 1, 1), 14, 2, np.random.default_rng(0))
     >>> s.in_post[:, 0].tolist(), float(s.hours[0, 0])
     ([10.0, 10.0], 50.0)
+    """
+    return simulate_pool_weeks(pool, start, n_days, n_paths, rng).by_day()
+
+
+def simulate_pool_weeks(
+    pool: PoolConfig, start: date, n_days: int, n_paths: int, rng: np.random.Generator
+) -> PoolWeeks:
+    """:func:`simulate_pool`'s weekly steps, not yet laid out by day (same parameters).
+
+    ``simulate_pool_weeks(...).by_day(lo, hi)`` equals ``simulate_pool(...)``'s rows
+    ``lo:hi`` bit for bit, from the same draws.
+
+    Examples
+    --------
+    >>> from forecasting.capacity.config import PoolConfig
+    >>> pool = PoolConfig(fte=[{"date": "2025-01-01", "fte": 10}], attrition_per_year=0.0,
+    ...                   statutory_share=1.0, absence_rate=0.0, hours_per_fte_week=35.0)
+    >>> w = simulate_pool_weeks(pool, date(2025, 1, 1), 14, 2, np.random.default_rng(0))
+    >>> w.in_post.shape, float(w.by_day().hours[0, 0])
+    ((2, 2), 50.0)
     """
     n_weeks = max(1, math.ceil(n_days / 7))
     week_days = np.arange(n_weeks) * 7
@@ -256,26 +347,14 @@ def simulate_pool(
     availability = 1.0 - pool.term_time_share * holiday
     locum = step_calendar([(c.date, c.hours_per_week) for c in pool.locum_hours], start, n_days,
                           before=0.0)
-    locum = locum / 7.0
-    effective = effective_w[:, day_week]
-    in_house = effective * pool.hours_per_fte_day() * availability[None, :]
-    # Both adjustments are skipped at their defaults so the hours stay bit-for-bit as before.
-    # Productivity scales in-house hours only: locum hours are bought as delivered work (an
-    # agency contract's assessments a month), so time lost in-house does not apply to them.
-    if pool.productivity != 1.0:
-        in_house = in_house * pool.productivity
-    hours = in_house + locum[None, :]
+    reserved = None
     if pool.reserved_hours:
         reserved = step_calendar([(c.date, c.hours_per_week) for c in pool.reserved_hours],
                                  start, n_days, before=0.0) / 7.0
-        hours = np.maximum(hours - reserved[None, :], 0.0)
-    return PoolStaffing(
-        in_post=in_post_w[:, day_week],
-        effective=effective,
-        hours=hours,
-        locum_hours=locum,
-        establishment=establishment[:, day_week],
-    )
+    return PoolWeeks(in_post=in_post_w, effective=effective_w, establishment=establishment,
+                     day_week=day_week, hours_per_fte_day=pool.hours_per_fte_day(),
+                     availability=availability, productivity=pool.productivity,
+                     locum_hours=locum / 7.0, reserved_hours=reserved)
 
 
 def to_servers_speed(hours: np.ndarray, hours_per_server_day: float) -> tuple[np.ndarray, np.ndarray]:
