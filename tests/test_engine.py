@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecasting.capacity.distributions import Dist
-from forecasting.capacity.engine import Arrivals, Capacity, SimResult, run
+from forecasting.capacity.engine import Arrivals, Capacity, SimResult, prepare_run, run
 from forecasting.capacity.network import Network, Pool, Stage
 from forecasting.errors import EhcpError
 
@@ -265,6 +267,65 @@ def test_output_buffers_are_reused_and_give_the_fresh_result() -> None:
     first_buffer = buffers["exit_time"]
     run(net, small, cap, 250.0, seed=42, buffers=buffers)
     assert buffers["exit_time"] is first_buffer  # made once, reused for smaller blocks
+
+
+def test_prepared_blocks_queued_on_one_pool_equal_one_run() -> None:
+    # simulate_capacity's pattern: blocks prepared ahead, each started on one shared pool
+    # before the previous one has finished, into two alternating sets of output buffers.
+    net = single(Dist("gamma", 20.0, 0.8))
+    cap = Capacity.constant([1], [24.0], 1)
+    arr = Arrivals.poisson(1.5, 200.0, n_paths=7, seed=3)
+    whole = run(net, arr, cap, 250.0, seed=42, record_cases=[1, 5])
+    o = arr.offsets
+    edges = [0, 3, 5, 7]
+    buffers: list[dict[str, np.ndarray]] = [{}, {}]
+    results = []
+    with ThreadPoolExecutor(2) as pool:
+        running = None
+        for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+            part = Arrivals(o[lo:hi + 1] - o[lo], *(getattr(arr, f)[o[lo]:o[hi]] for f in
+                            ("time", "stage", "case_class", "work_multiplier", "deadline")))
+            want = [p - lo for p in (1, 5) if lo <= p < hi]
+            prepared = prepare_run(net, part, cap, 250.0, seed=42, first_path=lo,
+                                   record_cases=want, buffers=buffers[k % 2])
+            prepared.start(pool, 2)
+            if running is not None:
+                results.append(copy_result(running.result()))
+            running = prepared
+        assert running is not None
+        results.append(copy_result(running.result()))
+    for name in ("exit_time", "exit_code", "in_stage", "wait_hist", "events"):
+        np.testing.assert_array_equal(np.concatenate([r[name] for r in results]),
+                                      getattr(whole, name), name)
+    assert whole.records is not None
+    for name in ("case", "stage", "arrive", "end"):
+        np.testing.assert_array_equal(np.concatenate([r["rec_" + name] for r in results]),
+                                      whole.records[name], name)
+
+
+def copy_result(res: SimResult) -> dict[str, np.ndarray]:
+    out = {name: getattr(res, name).copy() for name in ("exit_time", "exit_code", "in_stage",
+                                                         "wait_hist", "events")}
+    recs = res.records or {}
+    for name in ("case", "stage", "arrive", "end"):
+        out["rec_" + name] = recs.get(name, np.zeros(0))
+    return out
+
+
+def test_prepared_run_must_start_once_before_its_result() -> None:
+    net = single(Dist("fixed", 24.0))
+    arr = Arrivals.from_arrays([0, 2], time=[0.0, 0.0])
+    prepared = prepare_run(net, arr, Capacity.constant([1], [24.0], 10), 10, seed=1)
+    with pytest.raises(RuntimeError, match="start"):
+        prepared.result()
+    prepared.start(None)
+    assert prepared.result().exit_time.tolist() == [1.0, 2.0]
+    with pytest.raises(RuntimeError, match="already"):
+        prepared.start(None)
+    # Bad inputs fail when the run is prepared, with run's errors.
+    bad = Arrivals.from_arrays([0, 1], time=[np.nan])
+    with pytest.raises(EhcpError, match="finite"):
+        prepare_run(net, bad, Capacity.constant([1], [24.0], 10), 10, seed=1)
 
 
 def test_common_random_numbers_across_capacity() -> None:

@@ -54,15 +54,14 @@ from __future__ import annotations
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
 import numpy as np
-from numba import njit
 
 from forecasting.capacity.distributions import path_keys
-from forecasting.capacity.engine_inputs import Arrivals, Capacity
+from forecasting.capacity.engine_inputs import Arrivals, Capacity, check_edges, check_inputs
 from forecasting.capacity.engine_kernel import run_paths, scratch, sim_path
 from forecasting.capacity.network import POLICIES, Network
 from forecasting.errors import EhcpError
@@ -72,7 +71,10 @@ __all__ = [
     "DEFAULT_WAIT_EDGES_WEEKS",
     "Arrivals",
     "Capacity",
+    "PreparedRun",
     "SimResult",
+    "default_threads",
+    "prepare_run",
     "run",
 ]
 
@@ -231,9 +233,58 @@ def run(
     >>> res.exit_time.tolist()
     [1.0, 2.0]
     """
+    prepared = prepare_run(network, arrivals, capacity, horizon_days, seed,
+                           record_cases=record_cases, first_path=first_path,
+                           late_edges_weeks=late_edges_weeks, wait_edges_weeks=wait_edges_weeks,
+                           buffers=buffers)
+    n_workers = max(1, min(n_threads or default_threads(), arrivals.n_paths))
+    if n_workers == 1:
+        prepared.start(None)
+    else:
+        with ThreadPoolExecutor(n_workers) as pool:
+            prepared.start(pool, n_workers)
+            return prepared.result()
+    return prepared.result()
+
+
+def prepare_run(
+    network: Network,
+    arrivals: Arrivals,
+    capacity: Capacity,
+    horizon_days: float,
+    seed: int,
+    *,
+    record_cases: bool | int | list[int] = False,
+    first_path: int = 0,
+    late_edges_weeks: tuple[float, ...] = DEFAULT_LATE_EDGES_WEEKS,
+    wait_edges_weeks: tuple[float, ...] = DEFAULT_WAIT_EDGES_WEEKS,
+    buffers: dict[str, np.ndarray] | None = None,
+) -> PreparedRun:
+    """:func:`run` in steps: check the inputs and set up the outputs, without simulating.
+
+    Same parameters as :func:`run` (and the same errors for bad inputs). The returned
+    :class:`PreparedRun` is started on a pool of threads with :meth:`PreparedRun.start` and
+    gives the :class:`SimResult` with :meth:`PreparedRun.result`. A caller running many blocks
+    of paths prepares block ``k + 1`` on another thread while block ``k`` runs, keeps one pool
+    of engine threads for all blocks, and starts block ``k + 1`` before block ``k`` has finished,
+    so the engine's threads never wait for Python in between.
+
+    Examples
+    --------
+    >>> from forecasting.capacity.distributions import Dist
+    >>> from forecasting.capacity.network import Network, Pool, Stage
+    >>> net = Network((Stage("s", "p", Dist("fixed", 24.0)),), (Pool("p"),), ("done",),
+    ...               [[0.0, 1.0]])
+    >>> arr = Arrivals.from_arrays([0, 2, 3], time=[0.0, 0.0, 1.0])
+    >>> prepared = prepare_run(net, arr, Capacity.constant([1], [24.0], 10), 10, seed=1)
+    >>> with ThreadPoolExecutor(2) as pool:
+    ...     prepared.start(pool, 2)
+    ...     prepared.result().exit_time.tolist()
+    [1.0, 2.0, 2.0]
+    """
     n_paths = arrivals.n_paths
-    _check_inputs(network, arrivals, capacity, horizon_days, late_edges_weeks)
-    _check_edges(wait_edges_weeks, "wait_edges_weeks")
+    check_inputs(network, arrivals, capacity, horizon_days, late_edges_weeks)
+    check_edges(wait_edges_weeks, "wait_edges_weeks")
     dists, par_start, par_len = network.packed()
     n_classes = int(arrivals.case_class.max()) + 1 if arrivals.n_cases else 1
     class_rank = np.stack([p.class_rank(n_classes) for p in network.pools]) if network.n_pools \
@@ -271,49 +322,96 @@ def run(
             capacity.servers, capacity.speed, *net_args, exit_time, exit_code, stage_h,
             entries, completions, exits, exits_late, waiting, in_stage, work_hours,
             started, wait_sum, wait_hist, visits)
-    n_workers = max(1, min(n_threads or _default_threads(), n_paths))
-    n_q = network.n_pools
-    sizes = np.diff(a.offsets)
+    return PreparedRun(network=network, arrivals=a, capacity=capacity,
+                       horizon_days=float(horizon_days), first_path=first_path,
+                       record_cases=record_cases, keys=keys, net_args=net_args, args=args,
+                       outputs=(exit_time, exit_code, stage_h, entries, completions, exits,
+                                exits_late, waiting, in_stage, work_hours, visits, started,
+                                wait_sum, wait_hist),
+                       shape=(n_s, n_e, n_q, n_b, n_wb, n_weeks),
+                       late_edges_weeks=tuple(float(x) for x in late_edges_weeks),
+                       wait_edges_weeks=tuple(float(x) for x in wait_edges_weeks))
 
-    def run_block(lo: int, hi: int) -> None:
-        biggest = int(sizes[lo:hi].max())
-        buf = _take_scratch(biggest, n_q)
-        try:
-            run_paths(lo, hi, *args, *buf[2])
-        finally:
-            _give_scratch(buf)
 
-    if n_workers == 1:
-        run_block(0, n_paths)
-    else:
-        # Blocks of paths on threads (the kernel releases the GIL). Many small blocks balance
-        # paths of unequal size and leave little idle at the end; results do not depend on
-        # the split.
+class PreparedRun:
+    """A :func:`run` whose inputs are checked and outputs set up (see :func:`prepare_run`)."""
+
+    def __init__(self, *, network: Network, arrivals: Arrivals, capacity: Capacity,
+                 horizon_days: float, first_path: int, record_cases: bool | int | list[int],
+                 keys: np.ndarray, net_args: tuple, args: tuple,
+                 outputs: tuple[np.ndarray, ...], shape: tuple[int, ...],
+                 late_edges_weeks: tuple[float, ...],
+                 wait_edges_weeks: tuple[float, ...]) -> None:
+        self.network, self.arrivals, self.capacity = network, arrivals, capacity
+        self.horizon_days, self.first_path, self.record_cases = horizon_days, first_path, \
+            record_cases
+        self.keys, self.net_args, self.args, self.outputs, self.shape = keys, net_args, args, \
+            outputs, shape
+        self.late_edges_weeks, self.wait_edges_weeks = late_edges_weeks, wait_edges_weeks
+        self._futures: list[Future[None]] | None = None
+
+    def start(self, executor: Executor | None, n_threads: int | None = None) -> None:
+        """Simulate on ``executor``'s threads (returns at once), or here if it is ``None``.
+
+        ``n_threads`` (default :func:`default_threads`) sets how finely the paths are split
+        into tasks; the result does not depend on it.
+        """
+        if self._futures is not None:
+            raise RuntimeError("this run has already been started")
+        n_paths = self.arrivals.n_paths
+        n_q = self.network.n_pools
+        sizes = np.diff(self.arrivals.offsets)
+        args = self.args
+
+        def run_block(lo: int, hi: int) -> None:
+            biggest = int(sizes[lo:hi].max())
+            buf = _take_scratch(biggest, n_q)
+            try:
+                run_paths(lo, hi, *args, *buf[2])
+            finally:
+                _give_scratch(buf)
+
+        n_workers = max(1, min(n_threads or default_threads(), n_paths))
+        if executor is None or n_workers == 1:
+            self._futures = []
+            run_block(0, n_paths)
+            return
+        # Many small blocks of paths on the threads (the kernel releases the GIL) balance paths
+        # of unequal size and leave little idle at the end; results do not depend on the split.
         n_blocks = min(n_paths, 16 * n_workers)
         edges = np.linspace(0, n_paths, n_blocks + 1).astype(int)
-        with ThreadPoolExecutor(n_workers) as pool:
-            futures = [pool.submit(run_block, int(lo), int(hi))
-                       for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
-            for f in futures:
-                f.result()
-    records = None
-    if record_cases is not False:
-        if record_cases is True:
-            which = list(range(n_paths))
-        elif isinstance(record_cases, int):
-            which = [record_cases]
-        else:
-            which = list(record_cases)
-        records = _record(which, keys, a, capacity, net_args, n_s, n_e, n_q, n_b, n_wb, n_weeks)
-    return SimResult(
-        network=network, horizon_days=float(horizon_days), first_path=first_path,
-        offsets=a.offsets, exit_time=exit_time, exit_code=exit_code, stage_at_horizon=stage_h,
-        entries=entries, completions=completions, exits=exits, exits_late=exits_late,
-        waiting=waiting, in_stage=in_stage, work_hours=work_hours, events=visits,
-        started=started, wait_sum=wait_sum, wait_hist=wait_hist,
-        late_edges_weeks=tuple(float(x) for x in late_edges_weeks),
-        wait_edges_weeks=tuple(float(x) for x in wait_edges_weeks), records=records,
-    )
+        self._futures = [executor.submit(run_block, int(lo), int(hi))
+                         for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
+
+    def result(self) -> SimResult:
+        """Wait for the simulation started by :meth:`start` and return its :class:`SimResult`."""
+        if self._futures is None:
+            raise RuntimeError("start the run before asking for its result")
+        for f in self._futures:
+            f.result()
+        a, record_cases = self.arrivals, self.record_cases
+        n_s, n_e, n_q, n_b, n_wb, n_weeks = self.shape
+        records = None
+        if record_cases is not False:
+            if record_cases is True:
+                which = list(range(a.n_paths))
+            elif isinstance(record_cases, int):
+                which = [record_cases]
+            else:
+                which = list(record_cases)
+            records = _record(which, self.keys, a, self.capacity, self.net_args, n_s, n_e, n_q,
+                              n_b, n_wb, n_weeks)
+        (exit_time, exit_code, stage_h, entries, completions, exits, exits_late, waiting,
+         in_stage, work_hours, visits, started, wait_sum, wait_hist) = self.outputs
+        return SimResult(
+            network=self.network, horizon_days=self.horizon_days, first_path=self.first_path,
+            offsets=a.offsets, exit_time=exit_time, exit_code=exit_code,
+            stage_at_horizon=stage_h, entries=entries, completions=completions, exits=exits,
+            exits_late=exits_late, waiting=waiting, in_stage=in_stage, work_hours=work_hours,
+            events=visits, started=started, wait_sum=wait_sum, wait_hist=wait_hist,
+            late_edges_weeks=self.late_edges_weeks, wait_edges_weeks=self.wait_edges_weeks,
+            records=records,
+        )
 
 
 class _Outputs:
@@ -371,7 +469,8 @@ def _give_scratch(item: tuple[int, int, tuple[np.ndarray, ...]]) -> None:
                 break
 
 
-def _default_threads() -> int:
+def default_threads() -> int:
+    """Engine threads by default: ``NUMBA_NUM_THREADS`` (the number of cores)."""
     return int(getattr(numba.config, "NUMBA_NUM_THREADS", os.cpu_count() or 1))
 
 
@@ -409,71 +508,3 @@ def _record(which: list[int], keys: np.ndarray, a: Arrivals, capacity: Capacity,
     return {"path": path, "case": col(1, np.int64), "stage": col(0, np.int64),
             "arrive": col(2, np.float64), "start": col(3, np.float64),
             "end": col(4, np.float64), "served": col(5, np.float64)}
-
-
-def _check_inputs(network: Network, arrivals: Arrivals, capacity: Capacity,
-                  horizon_days: float, late_edges_weeks: tuple[float, ...]) -> None:
-    a = arrivals
-    if not (np.isfinite(horizon_days) and horizon_days > 0):
-        raise EhcpError(f"horizon must be a positive number of days, got {horizon_days!r}",
-                        field="horizon_days", fix="give the simulated period in days")
-    if a.offsets.ndim != 1 or a.offsets.shape[0] < 2 or a.offsets[0] != 0 \
-            or a.offsets[-1] != a.n_cases or np.any(np.diff(a.offsets) < 0):
-        raise EhcpError("arrival offsets must start at 0, never decrease and end at the number "
-                        "of cases", field="arrivals.offsets", fix="build with Arrivals.from_arrays")
-    for name in ("stage", "case_class", "work_multiplier", "deadline"):
-        if getattr(a, name).shape != a.time.shape:
-            raise EhcpError(f"arrivals.{name} has {getattr(a, name).shape[0]} values for "
-                            f"{a.n_cases} cases", field=f"arrivals.{name}",
-                            fix="give one value per case")
-    bad = _case_checks(a.time, a.stage, a.case_class, a.work_multiplier, a.deadline,
-                       network.n_stages)
-    if bad[0]:
-        raise EhcpError("arrival times must be finite numbers of days", field="arrivals.time",
-                        fix="drop or date the cases with no arrival time")
-    if bad[1]:
-        raise EhcpError(f"entry stage out of range 0..{network.n_stages - 1}",
-                        field="arrivals.stage", fix="use an index into network.stages")
-    if bad[2]:
-        raise EhcpError("case classes must be 0 or more", field="arrivals.case_class",
-                        fix="number the classes from 0")
-    if bad[3]:
-        raise EhcpError("work multipliers must be finite and non-negative",
-                        field="arrivals.work_multiplier", fix="check the complexity weights")
-    if bad[4]:
-        raise EhcpError("deadlines must not be missing (use inf for none)",
-                        field="arrivals.deadline", fix="give a deadline or inf")
-    shape = capacity.servers.shape
-    if shape != capacity.speed.shape or shape[1] != network.n_pools or shape[2] < 1 \
-            or shape[0] not in (1, a.n_paths):
-        raise EhcpError(f"capacity arrays have shape {shape} and {capacity.speed.shape}; "
-                        f"expected ({a.n_paths} or 1, {network.n_pools}, days >= 1)",
-                        field="capacity", fix="one row per path (or one shared), one per pool")
-    _check_edges(late_edges_weeks, "late_edges_weeks")
-
-
-@njit(cache=True, nogil=True)
-def _case_checks(time, stage, case_class, mult, deadline, n_stages):
-    """Which per-case checks fail, in one pass over the cases (numpy would make one pass and
-    one temporary per check, on the main thread while the engine's threads wait): non-finite
-    time, stage out of range, negative class, bad work multiplier, missing deadline."""
-    bad = np.zeros(5, np.bool_)
-    for i in range(time.shape[0]):
-        if not math.isfinite(time[i]):
-            bad[0] = True
-        if stage[i] < 0 or stage[i] >= n_stages:
-            bad[1] = True
-        if case_class[i] < 0:
-            bad[2] = True
-        if not (math.isfinite(mult[i]) and mult[i] >= 0.0):
-            bad[3] = True
-        if math.isnan(deadline[i]):
-            bad[4] = True
-    return bad
-
-
-def _check_edges(edges: tuple[float, ...], name: str) -> None:
-    e = np.asarray(edges, dtype=float)
-    if e.ndim != 1 or e.size == 0 or np.any(np.diff(e) <= 0) or not np.all(np.isfinite(e)):
-        raise EhcpError("band edges must be a non-empty, finite, increasing list of weeks",
-                        field=name, fix="e.g. (0, 4, 13, 26, 52)")

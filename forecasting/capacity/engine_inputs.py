@@ -1,17 +1,24 @@
 """Inputs of :func:`forecasting.capacity.engine.run`: cases per path and capacity per day.
 
-Both are re-exported by :mod:`forecasting.capacity.engine`.
+Both are re-exported by :mod:`forecasting.capacity.engine`; their checks against a network are
+here too.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from forecasting.errors import EhcpError
 
-__all__ = ["Arrivals", "Capacity"]
+if TYPE_CHECKING:
+    from forecasting.capacity.network import Network
+
+__all__ = ["Arrivals", "Capacity", "check_edges", "check_inputs"]
 
 
 def _plain(x: object, dtype: type) -> np.ndarray:
@@ -185,3 +192,73 @@ class Capacity:
         s = np.asarray(servers, dtype=np.int64)[None, :, None]
         v = np.asarray(speed, dtype=np.float64)[None, :, None]
         return cls(np.repeat(s, n_days, axis=2), np.repeat(v, n_days, axis=2))
+
+
+def check_inputs(network: Network, arrivals: Arrivals, capacity: Capacity,
+                 horizon_days: float, late_edges_weeks: tuple[float, ...]) -> None:
+    """Raise :class:`~forecasting.errors.EhcpError` for inputs :func:`run` cannot take."""
+    a = arrivals
+    if not (np.isfinite(horizon_days) and horizon_days > 0):
+        raise EhcpError(f"horizon must be a positive number of days, got {horizon_days!r}",
+                        field="horizon_days", fix="give the simulated period in days")
+    if a.offsets.ndim != 1 or a.offsets.shape[0] < 2 or a.offsets[0] != 0 \
+            or a.offsets[-1] != a.n_cases or np.any(np.diff(a.offsets) < 0):
+        raise EhcpError("arrival offsets must start at 0, never decrease and end at the number "
+                        "of cases", field="arrivals.offsets", fix="build with Arrivals.from_arrays")
+    for name in ("stage", "case_class", "work_multiplier", "deadline"):
+        if getattr(a, name).shape != a.time.shape:
+            raise EhcpError(f"arrivals.{name} has {getattr(a, name).shape[0]} values for "
+                            f"{a.n_cases} cases", field=f"arrivals.{name}",
+                            fix="give one value per case")
+    bad = _case_checks(a.time, a.stage, a.case_class, a.work_multiplier, a.deadline,
+                       network.n_stages)
+    if bad[0]:
+        raise EhcpError("arrival times must be finite numbers of days", field="arrivals.time",
+                        fix="drop or date the cases with no arrival time")
+    if bad[1]:
+        raise EhcpError(f"entry stage out of range 0..{network.n_stages - 1}",
+                        field="arrivals.stage", fix="use an index into network.stages")
+    if bad[2]:
+        raise EhcpError("case classes must be 0 or more", field="arrivals.case_class",
+                        fix="number the classes from 0")
+    if bad[3]:
+        raise EhcpError("work multipliers must be finite and non-negative",
+                        field="arrivals.work_multiplier", fix="check the complexity weights")
+    if bad[4]:
+        raise EhcpError("deadlines must not be missing (use inf for none)",
+                        field="arrivals.deadline", fix="give a deadline or inf")
+    shape = capacity.servers.shape
+    if shape != capacity.speed.shape or shape[1] != network.n_pools or shape[2] < 1 \
+            or shape[0] not in (1, a.n_paths):
+        raise EhcpError(f"capacity arrays have shape {shape} and {capacity.speed.shape}; "
+                        f"expected ({a.n_paths} or 1, {network.n_pools}, days >= 1)",
+                        field="capacity", fix="one row per path (or one shared), one per pool")
+    check_edges(late_edges_weeks, "late_edges_weeks")
+
+
+@njit(cache=True, nogil=True)
+def _case_checks(time, stage, case_class, mult, deadline, n_stages):
+    """Which per-case checks fail, in one pass over the cases (numpy would make one pass and
+    one temporary per check, on the main thread while the engine's threads wait): non-finite
+    time, stage out of range, negative class, bad work multiplier, missing deadline."""
+    bad = np.zeros(5, np.bool_)
+    for i in range(time.shape[0]):
+        if not math.isfinite(time[i]):
+            bad[0] = True
+        if stage[i] < 0 or stage[i] >= n_stages:
+            bad[1] = True
+        if case_class[i] < 0:
+            bad[2] = True
+        if not (math.isfinite(mult[i]) and mult[i] >= 0.0):
+            bad[3] = True
+        if math.isnan(deadline[i]):
+            bad[4] = True
+    return bad
+
+
+def check_edges(edges: tuple[float, ...], name: str) -> None:
+    """Raise :class:`~forecasting.errors.EhcpError` unless ``edges`` are finite and increasing."""
+    e = np.asarray(edges, dtype=float)
+    if e.ndim != 1 or e.size == 0 or np.any(np.diff(e) <= 0) or not np.all(np.isfinite(e)):
+        raise EhcpError("band edges must be a non-empty, finite, increasing list of weeks",
+                        field=name, fix="e.g. (0, 4, 13, 26, 52)")

@@ -28,7 +28,14 @@ from forecasting.capacity.demand import (
 )
 from forecasting.capacity.diagnostics import run_diagnostics, sojourn_sums
 from forecasting.capacity.ehcp import CLASS_NEW, POOLS, build_network
-from forecasting.capacity.engine import Arrivals, Capacity, SimResult, run
+from forecasting.capacity.engine import (
+    Arrivals,
+    Capacity,
+    PreparedRun,
+    SimResult,
+    default_threads,
+    prepare_run,
+)
 from forecasting.capacity.initial import initial_cases, load_open_caseload
 from forecasting.capacity.outputs import case_records, weekly_frame
 from forecasting.capacity.staff import (
@@ -77,7 +84,7 @@ class _Block:
     arrivals: Arrivals
     staff: dict[str, PoolStaffing]
     want: int | bool
-    capacity: Capacity
+    prepared: PreparedRun
 
 
 def simulate_capacity(
@@ -188,7 +195,9 @@ def simulate_capacity(
                             np.stack([c[1] for c in caps], axis=1))
         want = record_path - lo if record_path is not None and lo <= record_path < hi \
             else False
-        return _Block(lo, hi, cases, arrivals, staff, want, capacity)
+        prepared = prepare_run(network, arrivals, capacity, float(horizon), seed, first_path=lo,
+                               record_cases=want, buffers=output_sets[i % 2])
+        return _Block(lo, hi, cases, arrivals, staff, want, prepared)
 
     def finish_block(block: _Block, result: SimResult
                      ) -> tuple[pd.DataFrame, dict[str, float], pd.DataFrame | None]:
@@ -206,20 +215,21 @@ def simulate_capacity(
             block_records["path"] = record_path
         return frame, block_sums, block_records
 
-    # One helper thread makes block k + 1 (its cases and capacity) and turns block k - 1 into
-    # weekly rows while the engine (which releases the GIL) simulates block k on its own
-    # threads; the first block's cases are made while the staffing is drawn. Tasks run in
-    # submission order, so two alternating sets of buffers suffice, for the cases and for the
-    # engine's outputs: when block k + 1 is made, and so before block k + 1 is run, block
-    # k - 1 is finished with both. Results are combined in block order, so they do not depend
-    # on the overlap.
+    # The engine's threads should never wait for Python. One helper thread makes block k + 1
+    # (its cases, capacity and checked engine inputs) and turns block k - 1 into weekly rows
+    # while the engine simulates block k; block k + 1 is queued on the engine's threads before
+    # block k ends. The first block's cases are made while the staffing is drawn. Helper tasks
+    # run in submission order, and block k + 2 is submitted after block k's weekly rows, so two
+    # alternating sets of buffers suffice, for the cases and for the engine's outputs. Results
+    # are combined in block order, so they do not depend on the overlap.
     blocks = [(lo, min(lo + block_size, n_paths)) for lo in range(0, n_paths, block_size)]
     buffer_sets: list[dict[str, np.ndarray]] = [{}, {}]
     output_sets: list[dict[str, np.ndarray]] = [{}, {}]
     staff_weeks: Future[dict[str, PoolWeeks]] = Future()
     finished = []
     events = 0
-    with ThreadPoolExecutor(1) as helper:
+    n_threads = default_threads()
+    with ThreadPoolExecutor(1) as helper, ThreadPoolExecutor(n_threads) as engine_threads:
         next_block = helper.submit(make_block, 0)
         try:
             # Staffing is drawn for all paths at once from its own stream (never touching the
@@ -231,15 +241,19 @@ def simulate_capacity(
         except BaseException as exc:
             staff_weeks.set_exception(exc)  # else the helper would wait for it for ever
             raise
-        for i in range(len(blocks)):
-            block = next_block.result()
+        running: _Block | None = None
+        for i in range(len(blocks) + 1):
+            block = next_block.result() if i < len(blocks) else None
+            if block is not None:
+                block.prepared.start(engine_threads, n_threads)
+            if running is not None:
+                result = running.prepared.result()
+                events += int(result.events.sum())
+                finished.append(helper.submit(finish_block, running, result))
+                del result
             if i + 1 < len(blocks):
                 next_block = helper.submit(make_block, i + 1)
-            result = run(network, block.arrivals, block.capacity, float(horizon), seed,
-                         first_path=block.lo, record_cases=block.want, buffers=output_sets[i % 2])
-            events += int(result.events.sum())
-            finished.append(helper.submit(finish_block, block, result))
-            del result, block
+            running = block
         outputs = [f.result() for f in finished]
     frames = [o[0] for o in outputs]
     sums = {"area": 0.0, "completed": 0.0, "completed_days": 0.0, "arrivals": 0.0}
