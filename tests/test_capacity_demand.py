@@ -64,6 +64,46 @@ def test_block_cases_from_a_generator_into_reused_buffers() -> None:
     assert empty.n == 0 and offsets.tolist() == [0]
 
 
+def test_block_cases_takes_paths_written_in_place() -> None:
+    # path_cases called while block_cases waits for the path writes it straight into the
+    # buffers (the yielded parts are views there, nothing is copied); a generator that makes
+    # paths ahead of yielding them, or a path made outside, still gives the same block.
+    cfg = config(demand={"requests_per_year": 300, "stock": {"plans_at_start": 200}})
+    d = demand_paths_from_frame(None, cfg, 5)
+    w = day_weights(cfg.simulation.start, cfg.simulation.horizon_days, cfg.demand.seasonality)
+    initial = estimated_caseload(cfg, 0, 1, 300.0)
+
+    def make(p: int) -> list[CaseArrays]:
+        return path_cases(cfg, d, p, 1, w, initial if p % 2 else None)
+
+    want, want_offsets = block_cases([make(p) for p in range(5)])
+    outside = make(4)
+    yielded: list[list[CaseArrays]] = []
+
+    def one_at_a_time():
+        for p in range(4):
+            yielded.append(make(p))
+            yield yielded[-1]
+        yield outside
+
+    def ahead():
+        made = [make(p) for p in range(4)]  # the first goes in place, the others are copied
+        yield from made
+        yield outside
+
+    buffers: dict[str, np.ndarray] = {}
+    for paths in (one_at_a_time(), ahead(), one_at_a_time()):
+        got, offsets = block_cases(paths, buffers, n_paths=5)
+        np.testing.assert_array_equal(offsets, want_offsets)
+        for name in CaseArrays.__dataclass_fields__:
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name), name)
+    for path in yielded[-4:]:
+        for part in path:
+            assert all(np.shares_memory(getattr(part, f), buffers[f])
+                       for f in CaseArrays.__dataclass_fields__ if getattr(part, f).size)
+    assert not np.shares_memory(outside[0].time, buffers["time"])
+
+
 def test_request_counts_follow_volumes_and_seasonality() -> None:
     cfg = config(demand={"requests_per_year": {2025: 1000, 2026: 2000},
                          "stock": {"plans_at_start": 0}})

@@ -6,7 +6,25 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecasting.capacity.demand_kernels import repeat_times, request_cases, review_times
+from forecasting.capacity.demand import _EMPTY_DTYPES, _FIELDS
+from forecasting.capacity.demand_kernels import (
+    count_below,
+    repeat_times,
+    request_cases,
+    review_cases,
+    review_times,
+)
+
+
+def fields(n: int) -> tuple[np.ndarray, ...]:
+    """CaseArrays field arrays of length ``n`` filled with 7 (to see what a kernel leaves)."""
+    return tuple(np.full(n, 7, _EMPTY_DTYPES[f]) for f in _FIELDS)
+
+
+def untouched(a: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether ``a`` still holds :func:`fields`'s fill outside ``lo:hi``."""
+    fill = np.full(1, 7, a.dtype)[0]
+    return bool((a[:lo] == fill).all() and (a[hi:] == fill).all())
 
 
 @settings(max_examples=40, deadline=None)
@@ -19,14 +37,19 @@ def test_request_cases_equal_the_numpy_steps(seed: int, n: int, tie: bool) -> No
     u_group, u_exc, u_plan = rng.random(n), rng.random(n), rng.random(n)
     cum = np.cumsum([0.5, 0.3, 0.2])
     mult = np.array([1.0, 1.5, 2.5])
-    got = request_cases(t, u_group, cum / cum[-1], mult, u_exc, 0.1, u_plan, 0.7, 140.0, 0, 1)
+    at = int(rng.integers(0, 5))
+    out = fields(at + n + 3)
+    issue = np.empty(n)
+    n_plans = request_cases(t, u_group, cum / cum[-1], mult, u_exc, 0.1, u_plan, 0.7, 140.0, 0,
+                            1, out, at, issue, np.empty(n, np.int64), np.empty(n, np.int64))
     s = t[np.argsort(t, kind="stable")] if n > 1 else t
     cx = np.minimum(np.searchsorted(cum / cum[-1], u_group, side="right"), len(cum) - 1)
     want = (s, np.zeros(n, np.int64), np.ones(n, np.int64), mult[cx], s + 140.0,
-            cx.astype(np.int8), u_exc < 0.1, np.zeros(n, np.int8), s[u_plan < 0.7] + 140.0)
-    assert len(got) == len(want)
-    for g, w in zip(got, want, strict=True):
-        assert g.dtype == w.dtype and g.tobytes() == w.tobytes()
+            cx.astype(np.int8), u_exc < 0.1, np.zeros(n, np.int8))
+    for g, w in zip(out, want, strict=True):
+        assert g.dtype == w.dtype and g[at:at + n].tobytes() == w.tobytes()
+        assert untouched(g, at, at + n)
+    assert issue[:n_plans].tobytes() == (s[u_plan < 0.7] + 140.0).tobytes()
 
 
 @settings(max_examples=40, deadline=None)
@@ -45,9 +68,48 @@ def test_review_times_equal_the_numpy_steps(seed: int, n1: int, n2: int, hazard:
     iv1, iv2 = interval(u5_stock), interval(u5_new)
     rt1 = repeat_times(u_first * iv1, iv1, np.minimum(e_stock / hazard, horizon))
     rt2 = repeat_times(issue + iv2, iv2, np.minimum(issue + e_new / hazard, horizon))
-    got1, got2 = review_times(u5_stock, u_first, e_stock, u5_new, e_new, issue, 0.3, 6.0, 12.0,
-                              hazard, horizon)
-    assert got1.tobytes() == rt1.tobytes() and got2.tobytes() == rt2.tobytes()
+    args = (u5_stock, u_first, e_stock, u5_new, e_new, issue, 0.3, 6.0, 12.0, hazard, horizon)
+    short = np.full(max(rt1.size + rt2.size - 1, 0), 7.0)
+    assert review_times(*args, short) == (rt1.size, rt2.size)
+    assert (short == 7.0).all()  # too short: nothing written
+    out = np.empty(rt1.size + rt2.size + 2)
+    assert review_times(*args, out) == (rt1.size, rt2.size)
+    assert out[:rt1.size + rt2.size].tobytes() == np.concatenate([rt1, rt2]).tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n1=st.integers(0, 300), n2=st.integers(0, 300),
+       share=st.sampled_from([0.0, 0.1, 1.0]))
+def test_review_cases_equal_the_numpy_steps(seed: int, n1: int, n2: int, share: float) -> None:
+    rng = np.random.default_rng(seed)
+    rt1, rt2 = rng.uniform(0.0, 1900.0, n1), rng.uniform(100.0, 1900.0, n2)
+    u_phase = rng.random(n1 + n2)
+    due_at = np.array([-100.0, 240.0, 605.0, 970.0, 1335.0, 1700.0])
+    n_phase = count_below(u_phase, share)
+    assert n_phase == np.count_nonzero(u_phase < share)
+    lead = rng.uniform(28.0, 84.0, n_phase)
+    horizon = 1826.0
+    at = int(rng.integers(0, 5))
+    out = fields(at + n1 + n2 + 3)
+    m = review_cases(rt1, rt2, 28.0, u_phase, share, due_at, lead, horizon, 5, 1, out, at)
+    # The numpy steps review_cases replaced.
+    rt = np.concatenate([rt1, rt2])
+    deadline = rt + 28.0
+    origin = np.concatenate([np.full(n1, 2, np.int8), np.full(n2, 3, np.int8)])
+    phase = u_phase < share
+    if phase.any():
+        pos = np.searchsorted(due_at, rt[phase], side="right")
+        due = due_at[np.minimum(pos, due_at.shape[0] - 1)]
+        rt[phase] = np.maximum(due - lead, rt[phase] - 365.0)
+        deadline[phase] = due
+    keep = (rt >= 0) & (rt < horizon)
+    k = int(keep.sum())
+    want = (rt[keep], np.full(k, 5, np.int64), np.ones(k, np.int64), np.ones(k),
+            deadline[keep], np.full(k, -1, np.int8), np.zeros(k, bool), origin[keep])
+    assert m == k
+    for g, w in zip(out, want, strict=True):
+        assert g.dtype == w.dtype and g[at:at + m].tobytes() == w.tobytes()
+        assert untouched(g, at, at + m)
 
 
 def test_repeat_times_by_hand() -> None:

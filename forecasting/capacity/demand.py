@@ -20,16 +20,19 @@ Every path's cases depend only on ``(seed, path)``, never on staffing or on the 
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from numpy.typing import DTypeLike
 
 from forecasting.capacity.config import CapacityConfig
 from forecasting.capacity.demand_kernels import (
+    count_below,
     pick_days,
     request_cases,
     review_cases,
@@ -117,13 +120,15 @@ def block_cases(parts: Iterable[list[CaseArrays]], buffers: dict[str, np.ndarray
                 n_paths: int | None = None) -> tuple[CaseArrays, np.ndarray]:
     """Join the cases of several paths (each a list of parts) into one block and its offsets.
 
-    With ``buffers`` (a dict kept by the caller), each path is copied into arrays reused from
-    block to block as it comes, so ``parts`` may be a generator that makes the paths one at a
-    time: a path's arrays are then freed (and their memory reused for the next path) as soon
-    as they are copied, instead of 50 paths' worth of fresh memory whose page faults cost more
-    than making the cases. The returned arrays are then views, valid until the next call with
-    the same buffers. ``n_paths``, the number of paths ``parts`` yields, sizes buffers made
-    for the first time (a guess from the first paths, so they are made once, not grown).
+    With ``buffers`` (a dict kept by the caller), each path goes into arrays reused from block
+    to block as it comes, so ``parts`` may be a generator that makes the paths one at a time.
+    A path that :func:`path_cases` makes while this pulls it from ``parts`` is written there
+    in place (no copy, no fresh memory), so such a generator should yield each path as it is
+    made (the first path made during a pull lives in the buffers, where the path yielded goes);
+    any other path is copied in. The returned arrays are
+    then views, valid until the next call with the same buffers. ``n_paths``, the number of
+    paths ``parts`` yields, sizes buffers made for the first time (a guess from the first
+    paths, so they are made once, not grown).
 
     Examples
     --------
@@ -138,32 +143,79 @@ def block_cases(parts: Iterable[list[CaseArrays]], buffers: dict[str, np.ndarray
         flat = [c for path in parts for c in path]
         offsets = np.concatenate([[0], np.cumsum([sum(c.n for c in path) for path in parts])])
         return CaseArrays.concat(flat), offsets.astype(np.int64)
-    names = tuple(CaseArrays.__dataclass_fields__)
     sizes = [0]
     at = 0
-    for k, path in enumerate(parts):
+    it = iter(parts)
+    k = 0
+    while True:
+        # Offer this block's buffers to the next path_cases call on this thread (see there).
+        slot = _SLOT.target = _Slot(buffers, at, k, n_paths)
+        try:
+            path = next(it, None)
+        finally:
+            _SLOT.target = None
+        if path is None:
+            break
         m = sum(c.n for c in path)
-        if path and any(buffers.get(f) is None or buffers[f].shape[0] < at + m for f in names):
-            # Room for the rest of the block at the mean path size so far, plus a margin (the
-            # same buffers serve the next blocks, whose paths differ a little).
-            guess = (at + m) * max(n_paths or 0, k + 1) // (k + 1)
-            size = guess + guess // 4 + 16
-            for f in names:
-                old = buffers.get(f)
-                buf = np.empty(size, getattr(path[0], f).dtype)
-                if old is not None and at:
-                    buf[:at] = old[:at]
-                buffers[f] = buf
-        for c in path:
-            for f in names:
-                np.copyto(buffers[f][at:at + c.n], getattr(c, f), casting="same_kind")
-            at += c.n
+        if path and not (slot.made is not None and len(path) == len(slot.made)
+                         and all(a is b for a, b in zip(path, slot.made, strict=True))):
+            _make_room(buffers, at, at + m, k, n_paths, {f: getattr(path[0], f).dtype
+                                                          for f in _FIELDS})
+            for c in path:
+                for f in _FIELDS:
+                    np.copyto(buffers[f][at:at + c.n], getattr(c, f), casting="same_kind")
+                at += c.n
+        else:
+            at += m
         sizes.append(at)
+        k += 1
     if at == 0:
-        for f in names:
+        for f in _FIELDS:
             buffers.setdefault(f, np.empty(0, _EMPTY_DTYPES[f]))
-    return (CaseArrays(**{f: buffers[f][:at] for f in names}),
+    return (CaseArrays(**{f: buffers[f][:at] for f in _FIELDS}),
             np.asarray(sizes, dtype=np.int64))
+
+
+_FIELDS = tuple(CaseArrays.__dataclass_fields__)
+
+
+@dataclass
+class _Slot:
+    """Where the next path of a block goes: ``buffers`` from index ``at``; it is path ``k`` of
+    the ``n_paths`` (if known) of the block (for sizing buffers made or grown). ``made``: the
+    parts path_cases wrote there, if it did."""
+
+    buffers: dict[str, np.ndarray]
+    at: int
+    k: int
+    n_paths: int | None
+    made: tuple[CaseArrays, ...] | None = None
+
+
+class _Offer(threading.local):
+    target: _Slot | None = None
+
+
+# block_cases's offer to the path_cases call it is waiting for, per thread: taken (and so
+# cleared) by the first path_cases call, so a path made at any other moment gets its own arrays.
+_SLOT = _Offer()
+
+
+def _make_room(buffers: dict[str, np.ndarray], keep: int, need: int, k: int,
+               n_paths: int | None, dtypes: Mapping[str, DTypeLike]) -> None:
+    """Make every buffer hold at least ``need`` items, keeping items ``:keep``."""
+    if all(buffers.get(f) is not None and buffers[f].shape[0] >= need for f in _FIELDS):
+        return
+    # Room for the rest of the block at the mean path size so far, plus a margin (the same
+    # buffers serve the next blocks, whose paths differ a little).
+    guess = need * max(n_paths or 0, k + 1) // (k + 1)
+    size = guess + guess // 4 + 16
+    for f in _FIELDS:
+        old = buffers.get(f)
+        buf = np.empty(size, old.dtype if old is not None else dtypes[f])
+        if old is not None and keep:
+            buf[:keep] = old[:keep]
+        buffers[f] = buf
 
 
 # Field types of a block with no cases at all (normally they follow the parts').
@@ -365,6 +417,12 @@ def path_cases(
     year_of_day, share = weights
     rng = path_rng(seed, path, _ARRIVALS)
     row = path % demand.requests.shape[0]
+    # Written into the block's buffers when block_cases is waiting for this path (no copy,
+    # no fresh memory), else into arrays of this path's own.
+    slot, _SLOT.target = _SLOT.target, None
+    if slot is None:
+        slot = _Slot({}, 0, 0, None)
+    n_init = initial.n if initial is not None else 0
 
     # Requests, year by year over the window: the draws first (numpy's generator, in the same
     # order as always), then one compiled pass picks each request's day.
@@ -379,22 +437,31 @@ def path_cases(
             continue
         u_day = rng.random(n)
         years.append((cdf, in_year, u_day, rng.random(n)))
-    t = np.empty(sum(y[2].shape[0] for y in years))
+    n_req = sum(y[2].shape[0] for y in years)
+    t = _scratch("t", n_req)
     at = 0
     for cdf, in_year, u_day, u_time in years:
         pick_days(cdf, in_year, u_day, u_time, t, at)
         at += u_day.shape[0]
-    n_req = t.shape[0]
     groups = pipe.complexity
     cum = np.cumsum([g.share for g in groups])
-    u_group = rng.random(n_req)
-    u_exception = rng.random(n_req)
-    u_plan = rng.random(n_req)
-    *fields, issue = request_cases(
+    u_group = rng.random(out=_scratch("u_group", n_req))
+    u_exception = rng.random(out=_scratch("u_exception", n_req))
+    u_plan = rng.random(out=_scratch("u_plan", n_req))
+    lo = slot.at
+    _make_room(slot.buffers, lo, lo + n_req + n_init, slot.k, slot.n_paths, _EMPTY_DTYPES)
+    out = tuple(slot.buffers[f] for f in _FIELDS)
+    issue = _scratch("issue", n_req)
+    n_plans = request_cases(
         t, u_group, cum / cum[-1], np.array([g.work_multiplier for g in groups], np.float64),
         u_exception, pipe.p_exception, u_plan, (1.0 - pipe.p_refused) * (1.0 - pipe.p_not_issued),
-        pipe.milestones_weeks.final * 7.0, STAGES.index("decision"), CLASS_NEW)
-    requests = CaseArrays(*fields)
+        pipe.milestones_weeks.final * 7.0, STAGES.index("decision"), CLASS_NEW, out, lo, issue,
+        _room("order", n_req, np.int64), _room("key", n_req, np.int64))
+    issue = issue[:n_plans]
+    if initial is not None:
+        for f, buf in zip(_FIELDS, out, strict=True):
+            np.copyto(buf[lo + n_req:lo + n_req + n_init], getattr(initial, f),
+                      casting="same_kind")
 
     # Reviews of the stock at the start and of new plans (the draws in their usual order,
     # then one compiled pass).
@@ -403,22 +470,59 @@ def path_cases(
     stock = demand.stock_start[row] if demand.stock_start is not None else dem.stock.plans_at_start
     n_stock = int(srng.poisson(stock)) if demand.stock_start is None else round(stock)
     hazard = -np.log1p(-min(dem.stock.cessation_rate_per_year, 1 - 1e-12)) / 365.25
-    u5_stock = srng.random(n_stock)
-    u_first = srng.random(n_stock)
-    e_stock = srng.exponential(1.0, n_stock)
-    u5_new = srng.random(issue.size)
-    e_new = srng.exponential(1.0, issue.size)
-    rt1, rt2 = review_times(u5_stock, u_first, e_stock, u5_new, e_new, issue,
-                             rules.under5_share, float(rules.under5_interval_months),
-                             float(rules.interval_months), float(max(hazard, 1e-300)), horizon)
-    phase = srng.random(rt1.size + rt2.size) < rules.phase_transfer_share
-    n_phase = int(np.count_nonzero(phase))
+    u5_stock = srng.random(out=_scratch("u5_stock", n_stock))
+    u_first = srng.random(out=_scratch("u_first", n_stock))
+    # standard_exponential = exponential(1.0): the same draws (scale 1 multiplies exactly).
+    e_stock = srng.standard_exponential(out=_scratch("e_stock", n_stock))
+    u5_new = srng.random(out=_scratch("u5_new", n_plans))
+    e_new = srng.standard_exponential(out=_scratch("e_new", n_plans))
+    rt = _room("rt", 0)
+    args = (u5_stock, u_first, e_stock, u5_new, e_new, issue, rules.under5_share,
+            float(rules.under5_interval_months), float(rules.interval_months),
+            float(max(hazard, 1e-300)), horizon)
+    n_rt1, n_rt2 = review_times(*args, rt)
+    n_rt = n_rt1 + n_rt2
+    if n_rt > rt.shape[0]:  # the first paths only: grow the scratch, do it again
+        rt = _room("rt", n_rt)
+        review_times(*args, rt)
+    rt1, rt2 = rt[:n_rt1], rt[n_rt1:n_rt]
+    u_phase = srng.random(out=_scratch("u_phase", n_rt))
+    n_phase = count_below(u_phase, rules.phase_transfer_share)
     lead = np.zeros(0)
     if n_phase:
         lead = srng.uniform(min(4.0, rules.phase_transfer_window_weeks),
                             rules.phase_transfer_window_weeks, n_phase) * 7.0
-    reviews = CaseArrays(*review_cases(
-        rt1, rt2, rules.decision_weeks * 7.0, phase,
+    mid = lo + n_req + n_init
+    _make_room(slot.buffers, mid, mid + n_rt, slot.k, slot.n_paths, _EMPTY_DTYPES)
+    n_rev = review_cases(
+        rt1, rt2, rules.decision_weeks * 7.0, u_phase, rules.phase_transfer_share,
         _phase_candidates(sim.start, rules.phase_transfer_deadline), lead, horizon,
-        STAGES.index("review"), CLASS_REVIEW))
-    return [requests] + ([initial] if initial is not None and initial.n else []) + [reviews]
+        STAGES.index("review"), CLASS_REVIEW, tuple(slot.buffers[f] for f in _FIELDS), mid)
+    bounds = [(lo, lo + n_req)] + ([(lo + n_req, mid)] if n_init else []) + [(mid, mid + n_rev)]
+    parts = [CaseArrays(*(slot.buffers[f][a:b] for f in _FIELDS)) for a, b in bounds]
+    slot.made = tuple(parts)
+    return parts
+
+
+class _Scratch(threading.local):
+    arrays: dict[str, np.ndarray] | None = None
+
+
+_SCRATCH = _Scratch()
+
+
+def _room(name: str, n: int, dtype: type = np.float64) -> np.ndarray:
+    """This thread's scratch array ``name``, at least ``n`` long (reused from path to path
+    for the draws and what passes between the compiled steps; dead once path_cases
+    returns): no fresh memory, whose first touch costs more than the work done in it."""
+    if _SCRATCH.arrays is None:
+        _SCRATCH.arrays = {}
+    buf = _SCRATCH.arrays.get(name)
+    if buf is None or buf.shape[0] < n:
+        buf = _SCRATCH.arrays[name] = np.empty(n + n // 4 + 16, dtype)
+    return buf
+
+
+def _scratch(name: str, n: int) -> np.ndarray:
+    """The first ``n`` items of :func:`_room` ``name`` (float64)."""
+    return _room(name, n)[:n]

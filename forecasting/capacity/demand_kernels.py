@@ -13,7 +13,8 @@ from numba import njit
 
 from forecasting.capacity.engine_heaps import time_order
 
-__all__ = ["pick_days", "repeat_times", "request_cases", "review_cases", "review_times"]
+__all__ = ["count_below", "pick_days", "repeat_times", "request_cases", "review_cases",
+           "review_times"]
 
 
 def repeat_times(first: np.ndarray, interval: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -49,30 +50,39 @@ def _repeat_kernel(first, interval, end):
 
 @njit(cache=True, nogil=True)
 def review_times(u5_stock, u_first, e_stock, u5_new, e_new, issue, under5_share,
-                  under5_months, months, hazard, horizon):
-    """Review meeting times of the stock (``rt1``) and of new plans issued at ``issue``
-    (``rt2``) from their draws, as one call instead of numpy temporaries: intervals
-    ``months * 365.25 / 12`` (``under5_months`` for the under-fives), the stock's first
-    review a uniform share of an interval in, reviews until the plan ceases (exponential
-    draw / hazard) or the horizon; the same floating-point operations as the numpy code."""
+                  under5_months, months, hazard, horizon, out):
+    """Review meeting times of the stock and of new plans issued at ``issue`` from their
+    draws, into ``out`` (the stock's, then the new plans'), as one call instead of numpy
+    temporaries: intervals ``months * 365.25 / 12`` (``under5_months`` for the under-fives),
+    the stock's first review a uniform share of an interval in, reviews until the plan ceases
+    (exponential draw / hazard) or the horizon; the same floating-point operations as the
+    numpy code. Returns the two counts; if ``out`` is too short for both, nothing is written
+    (call again with room for their sum)."""
     n1 = u5_stock.shape[0]
     n2 = u5_new.shape[0]
-    first = np.empty(n1 + n2, np.float64)
-    step = np.empty(n1 + n2, np.float64)
-    end = np.empty(n1 + n2, np.float64)
-    for i in range(n1 + n2):
-        under5 = u5_stock[i] < under5_share if i < n1 else u5_new[i - n1] < under5_share
-        iv = (under5_months if under5 else months) * 365.25 / 12.0
-        step[i] = iv
-        if i < n1:
-            first[i] = u_first[i] * iv
-            e = e_stock[i] / hazard
-        else:
-            first[i] = issue[i - n1] + iv
-            e = issue[i - n1] + e_new[i - n1] / hazard
-        end[i] = e if e < horizon else horizon
-    return (_repeat_kernel(first[:n1], step[:n1], end[:n1]),
-            _repeat_kernel(first[n1:], step[n1:], end[n1:]))
+    counts = np.zeros(2, np.int64)
+    for fill in (False, True):
+        if fill and counts[0] + counts[1] > out.shape[0]:
+            break
+        j = 0
+        for i in range(n1 + n2):
+            under5 = u5_stock[i] < under5_share if i < n1 else u5_new[i - n1] < under5_share
+            iv = (under5_months if under5 else months) * 365.25 / 12.0
+            if i < n1:
+                first = u_first[i] * iv
+                e = e_stock[i] / hazard
+            else:
+                first = issue[i - n1] + iv
+                e = issue[i - n1] + e_new[i - n1] / hazard
+            end = e if e < horizon else horizon
+            k = math.ceil((end - first) / iv) if first < end else 0
+            if not fill:
+                counts[0 if i < n1 else 1] += k
+            else:
+                for step in range(k):
+                    out[j] = first + float(step) * iv
+                    j += 1
+    return counts[0], counts[1]
 
 
 @njit(cache=True, inline="always")
@@ -110,63 +120,74 @@ def pick_days(cdf, in_year, u_day, u_time, out, at):
 
 @njit(cache=True, nogil=True)
 def request_cases(t, u_group, group_cum, group_mult, u_exception, p_exception, u_plan,
-                   p_plan, final_days, stage, case_class):
+                   p_plan, final_days, stage, case_class, out, at, issue, order, key):
     """The requests' :class:`CaseArrays` fields from their times (in any order) and draws,
-    in one call instead of numpy temporaries, and the issue times of those that become plans.
+    written into ``out`` (the eight field arrays, in field order) from index ``at``, in one
+    call instead of numpy temporaries; the issue times of those that become plans go to
+    ``issue`` (room for ``t.shape[0]``) and their number is returned. ``order`` and ``key``
+    are int64 scratch (room for ``t.shape[0]``).
 
     Times are ordered by :func:`time_order` (spread over the days, an O(n) stable ordering
     beats a comparison sort; the sorted values are the same); draw ``i`` goes to the ``i``-th
     request in time order. The complexity group is the number of ``group_cum <= u`` (at most
     the last group), as ``np.searchsorted(group_cum, u, "right")``.
     """
+    time, stage_out, class_out, mult, deadline, group, exception, origin = out
     n = t.shape[0]
-    time = t
     if n > 1:
-        order = np.empty(n, np.int64)
-        time_order(t, order, np.empty(n, np.int64))
-        time = np.empty(n, np.float64)
+        time_order(t, order[:n], key[:n])
         for i in range(n):
-            time[i] = t[order[i]]
-    mult = np.empty(n, np.float64)
-    deadline = np.empty(n, np.float64)
-    group = np.empty(n, np.int8)
-    exception = np.empty(n, np.bool_)
-    issue = np.empty(n, np.float64)
+            time[at + i] = t[order[i]]
+    elif n == 1:
+        time[at] = t[0]
     last = group_cum.shape[0] - 1
     n_plans = 0
     for i in range(n):
+        j = at + i
         k = _count_le(group_cum, u_group[i], 0)
         if k > last:
             k = last
-        group[i] = k
-        mult[i] = group_mult[k]
-        deadline[i] = time[i] + final_days
-        exception[i] = u_exception[i] < p_exception
+        stage_out[j] = stage
+        class_out[j] = case_class
+        group[j] = k
+        mult[j] = group_mult[k]
+        deadline[j] = time[j] + final_days
+        exception[j] = u_exception[i] < p_exception
+        origin[j] = 0
         if u_plan[i] < p_plan:
-            issue[n_plans] = time[i] + final_days
+            issue[n_plans] = time[j] + final_days
             n_plans += 1
-    return (time, np.full(n, stage, np.int64), np.full(n, case_class, np.int64), mult,
-            deadline, group, exception, np.zeros(n, np.int8), issue[:n_plans])
+    return n_plans
 
 
 @njit(cache=True, nogil=True)
-def review_cases(rt1, rt2, decision_days, phase, due_at, lead, horizon, review_stage,
-                  review_class):
-    """The annual reviews kept in the window: times, deadlines and origins (stock 2, new 3),
-    with phase transfers moved ahead of their deadline (see :func:`path_cases`), as one pass
-    instead of a numpy temporary per step (same values)."""
+def count_below(u, x):
+    """The number of ``u < x`` (``np.count_nonzero(u < x)`` without the temporary)."""
+    n = 0
+    for i in range(u.shape[0]):
+        if u[i] < x:
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def review_cases(rt1, rt2, decision_days, u_phase, phase_share, due_at, lead, horizon,
+                  review_stage, review_class, out, at):
+    """The annual reviews kept in the window, written into ``out`` (the eight field arrays,
+    in field order) from index ``at`` (room for all of ``rt1`` and ``rt2``); returns how many.
+    Review ``i`` is a phase transfer if ``u_phase[i] < phase_share``; transfers are moved
+    ahead of their deadline (see :func:`path_cases`), taking ``lead`` in turn. One pass
+    instead of a numpy temporary per step (same values); origins: stock 2, new plans 3."""
+    time, stage, case_class, mult, deadline, group, exception, origin = out
     n1 = rt1.shape[0]
     n = n1 + rt2.shape[0]
-    time = np.empty(n, np.float64)
-    deadline = np.empty(n, np.float64)
-    origin = np.empty(n, np.int8)
     last = due_at.shape[0] - 1
-    m = 0
+    m = at
     j = 0
     for i in range(n):
         r = rt1[i] if i < n1 else rt2[i - n1]
         dl = r + decision_days
-        if phase[i]:
+        if u_phase[i] < phase_share:
             k = _count_le(due_at, r, 0)
             due = due_at[k if k < last else last]
             early = due - lead[j]
@@ -176,9 +197,12 @@ def review_cases(rt1, rt2, decision_days, phase, due_at, lead, horizon, review_s
             dl = due
         if r >= 0 and r < horizon:
             time[m] = r
+            stage[m] = review_stage
+            case_class[m] = review_class
+            mult[m] = 1.0
             deadline[m] = dl
+            group[m] = -1
+            exception[m] = False
             origin[m] = 2 if i < n1 else 3
             m += 1
-    return (time[:m], np.full(m, review_stage, np.int64), np.full(m, review_class, np.int64),
-            np.ones(m), deadline[:m], np.full(m, -1, np.int8), np.zeros(m, np.bool_),
-            origin[:m])
+    return m - at
