@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from forecasting.capacity.config import CapacityConfig
 from forecasting.capacity.demand import _INITIAL, CaseArrays, path_rng
@@ -79,19 +80,16 @@ def estimated_caseload(config: CapacityConfig, path: int, seed: int,
     n_in = init.in_time_cases
     if n_in is None:
         n_in = requests_per_year * m.final / 52.0
+    # The draws in their usual order; the cases are made from them in compiled passes.
     n_in = int(rng.poisson(n_in))
-    age = rng.random(n_in) * final_days
+    u_age = rng.random(n_in)
+    u_keep = rng.random(n_in)
     # The share still open at each age: refusals leave at the decision, not-issued at the draft.
-    survive = np.where(age < m.decision * 7, 1.0, 1.0 - pipe.p_refused)
-    survive = np.where(age < m.draft * 7, survive, survive * (1.0 - pipe.p_not_issued))
-    keep = rng.random(n_in) < survive
-    age = age[keep]
-    advice_end = (m.decision + 6.0) * 7.0
-    stage = np.select(
-        [age < m.decision * 7, age < min(advice_end, m.draft * 7), age < m.draft * 7],
-        [STAGES.index("decision"), STAGES.index("advice"), STAGES.index("draft")],
-        STAGES.index("final")).astype(np.int64)
-    in_time = _cases(age, stage, config, rng)
+    bounds = np.array([m.decision * 7, min((m.decision + 6.0) * 7.0, m.draft * 7), m.draft * 7],
+                      np.float64)
+    n_kept = _count_kept(u_age, u_keep, final_days, bounds, pipe.p_refused, pipe.p_not_issued)
+    u_cx_in = rng.random(n_kept)
+    u_exc_in = rng.random(n_kept)
 
     plans = requests_per_year * (1.0 - pipe.p_refused) * (1.0 - pipe.p_not_issued)
     expected_late = (plans * init.share_late * init.mean_weeks_late / 52.0
@@ -101,19 +99,95 @@ def estimated_caseload(config: CapacityConfig, path: int, seed: int,
     names = list(init.late_stage_mix)
     probs = np.array([init.late_stage_mix[k] for k in names])
     pick = rng.choice(len(names), size=n_late, p=probs / probs.sum())
-    late_stage = np.array([STAGES.index(n) for n in names], dtype=np.int64)[pick]
-    late = _cases(late_age, late_stage, config, rng)
+    late_stage = np.array([STAGES.index(n) for n in names], dtype=np.int64)
+    u_cx_late = rng.random(n_late)
+    u_exc_late = rng.random(n_late)
 
     n_rev = int(rng.poisson(init.reviews_overdue)) if init.reviews_overdue else 0
-    limit = pipe.reviews.decision_weeks * 7.0
-    rt = -(limit + rng.random(n_rev) * 26 * 7.0)
-    reviews = CaseArrays(
-        time=rt, stage=np.full(n_rev, STAGES.index("review"), np.int64),
-        case_class=np.full(n_rev, CLASS_REVIEW, np.int64), work_multiplier=np.ones(n_rev),
-        deadline=rt + limit, complexity=np.full(n_rev, -1, np.int8),
-        exception=np.zeros(n_rev, bool), origin=np.full(n_rev, 4, np.int8),
-    )
-    return CaseArrays.concat([in_time, late, reviews])
+    u_rev = rng.random(n_rev)
+    groups = pipe.complexity
+    cum = np.cumsum([g.share for g in groups])
+    n = n_kept + n_late + n_rev
+    out = (np.empty(n), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty(n),
+           np.empty(n, np.int8), np.empty(n, np.bool_), np.empty(n, np.int8))
+    _estimated_cases(
+        u_age, u_keep, u_cx_in, u_exc_in, late_age, pick, u_cx_late, u_exc_late, u_rev,
+        final_days, bounds, pipe.p_refused, pipe.p_not_issued,
+        np.array([STAGES.index(s) for s in ("decision", "advice", "draft", "final")], np.int64),
+        late_stage, cum / cum[-1], np.array([g.work_multiplier for g in groups], np.float64),
+        pipe.p_exception, pipe.reviews.decision_weeks * 7.0, STAGES.index("review"), CLASS_NEW,
+        CLASS_REVIEW, out)
+    return CaseArrays(*out)
+
+
+@njit(cache=True, nogil=True)
+def _survives(age, u_keep, bounds, p_refused, p_not_issued):
+    s = 1.0 if age < bounds[0] else 1.0 - p_refused
+    if not age < bounds[2]:
+        s = s * (1.0 - p_not_issued)
+    return u_keep < s
+
+
+@njit(cache=True, nogil=True)
+def _count_kept(u_age, u_keep, final_days, bounds, p_refused, p_not_issued):
+    """How many of the in-time cases are still open (see :func:`_estimated_cases`)."""
+    n = 0
+    for i in range(u_age.shape[0]):
+        if _survives(u_age[i] * final_days, u_keep[i], bounds, p_refused, p_not_issued):
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _estimated_cases(u_age, u_keep, u_cx_in, u_exc_in, late_age, pick, u_cx_late, u_exc_late,
+                     u_rev, final_days, bounds, p_refused, p_not_issued, stage_codes,
+                     late_stage, group_cum, group_mult, p_exception, limit, review_stage,
+                     class_new, class_review, out):
+    """The estimated open caseload's fields from its draws, into ``out``: the in-time cases
+    still open (age ``u * final_days``; the stage by the milestone ``bounds``), the late ones
+    (``late_age``, stage ``late_stage[pick]``) and the overdue reviews, with the same values as
+    the numpy steps this replaced (complexity group = ``searchsorted(group_cum, u, "right")``,
+    at most the last group)."""
+    time, stage, case_class, mult, deadline, group, exception, origin = out
+    last = group_cum.shape[0] - 1
+    j = 0
+    n_late = late_age.shape[0]
+    for i in range(u_age.shape[0] + n_late):
+        if i < u_age.shape[0]:
+            age = u_age[i] * final_days
+            if not _survives(age, u_keep[i], bounds, p_refused, p_not_issued):
+                continue
+            k = 0
+            while k < 3 and not age < bounds[k]:
+                k += 1
+            stage[j] = stage_codes[k]
+            u_cx, u_exc = u_cx_in[j], u_exc_in[j]
+        else:
+            age = late_age[i - u_age.shape[0]]
+            stage[j] = late_stage[pick[i - u_age.shape[0]]]
+            u_cx, u_exc = u_cx_late[i - u_age.shape[0]], u_exc_late[i - u_age.shape[0]]
+        g = 0
+        while g < last and group_cum[g] <= u_cx:
+            g += 1
+        time[j] = -age
+        case_class[j] = class_new
+        mult[j] = group_mult[g]
+        deadline[j] = -age + final_days
+        group[j] = g
+        exception[j] = u_exc < p_exception
+        origin[j] = 1
+        j += 1
+    for i in range(u_rev.shape[0]):
+        rt = -(limit + u_rev[i] * 26 * 7.0)
+        time[j] = rt
+        stage[j] = review_stage
+        case_class[j] = class_review
+        mult[j] = 1.0
+        deadline[j] = rt + limit
+        group[j] = -1
+        exception[j] = False
+        origin[j] = 4
+        j += 1
 
 
 def from_open_caseload(open_cases: pd.DataFrame, config: CapacityConfig, path: int,
