@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,12 @@ from hypothesis import strategies as st
 from forecasting.capacity.config import CapacityConfig, capacity_config, load_capacity_config
 from forecasting.capacity.ehcp_summary import yearly_summary
 from forecasting.capacity.outputs import BANDS
-from forecasting.capacity.simulate import SimulationResult, simulate_capacity
+from forecasting.capacity.simulate import (
+    SimulationResult,
+    _join_ahead,
+    _join_last,
+    simulate_capacity,
+)
 from forecasting.errors import EhcpError, EhcpWarning
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "capacity"
@@ -103,6 +109,35 @@ def test_results_do_not_depend_on_block_size() -> None:
     a = run(cfg, n_paths=5, block_size=2)
     b = run(cfg, n_paths=5, block_size=5)
     pd.testing.assert_frame_equal(a.weekly, b.weekly)
+    pd.testing.assert_frame_equal(run(cfg, n_paths=5, block_size=3).weekly, b.weekly)
+
+
+def test_weekly_rows_joined_ahead_equal_one_concat() -> None:
+    # simulate_capacity joins all blocks' rows but the last's while the last block runs, then
+    # writes the last block's rows over a stand-in; the result must be pd.concat's exactly.
+    def frame(paths: range) -> pd.DataFrame:
+        rows = [(p, w) for p in paths for w in range(3)]
+        return pd.DataFrame({
+            "scenario": pd.Categorical(["s"] * len(rows)),
+            "path": np.array([p for p, _ in rows], np.int64),
+            "week_end": pd.to_datetime([f"2025-01-{w + 1:02d}" for _, w in rows]).as_unit("s"),
+            "open": np.array([10 * p + w for p, w in rows], np.int32),
+            "hours": np.array([p + w / 4 for p, w in rows], np.float64)})
+    blocks = [(0, 2), (2, 4), (4, 5)]
+    frames = [frame(range(lo, hi)) for lo, hi in blocks]
+    done = []
+    for f in frames[:-1]:
+        fut: Future = Future()
+        fut.set_result((f, {}, None))
+        done.append(fut)
+    ahead = _join_ahead(done, blocks)
+    assert ahead is not None and ahead[1] == 3
+    joined = _join_last(ahead, frames[-1])
+    assert joined is not None
+    pd.testing.assert_frame_equal(joined, pd.concat(frames, ignore_index=True))
+    # Rows or types other than expected: no shortcut, the caller joins all the blocks.
+    assert _join_last(_join_ahead(done, blocks), frame(range(4, 6))) is None
+    assert _join_last(_join_ahead(done, blocks), frames[-1].astype({"open": np.int64})) is None
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
