@@ -288,7 +288,7 @@ def test_prepared_blocks_queued_on_one_pool_equal_one_run() -> None:
             want = [p - lo for p in (1, 5) if lo <= p < hi]
             prepared = prepare_run(net, part, cap, 250.0, seed=42, first_path=lo,
                                    record_cases=want, buffers=buffers[k % 2])
-            prepared.start(pool, 2)
+            prepared.start(pool, 2, n_tasks=(1, 2, 5)[k])  # any split gives the same
             if running is not None:
                 results.append(copy_result(running.result()))
             running = prepared

@@ -276,7 +276,9 @@ def simulate_capacity(
         for i in range(len(blocks) + 1):
             block = next_block.result() if i < len(blocks) else None
             if block is not None:
-                block.prepared.start(engine_threads, n_threads)
+                # Small tasks only where nothing is queued behind them: the last block.
+                block.prepared.start(engine_threads, n_threads,
+                                     16 * n_threads if i == len(blocks) - 1 else 2 * n_threads)
             if running is not None:
                 result = running.prepared.result()
                 events += int(result.events.sum())
