@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from forecasting.capacity.demand import _EMPTY_DTYPES, _FIELDS
 from forecasting.capacity.demand_kernels import (
     count_below,
+    pick_days,
     repeat_times,
     request_cases,
     review_cases,
@@ -69,11 +70,12 @@ def test_review_times_equal_the_numpy_steps(seed: int, n1: int, n2: int, hazard:
     rt1 = repeat_times(u_first * iv1, iv1, np.minimum(e_stock / hazard, horizon))
     rt2 = repeat_times(issue + iv2, iv2, np.minimum(issue + e_new / hazard, horizon))
     args = (u5_stock, u_first, e_stock, u5_new, e_new, issue, 0.3, 6.0, 12.0, hazard, horizon)
+    work = (np.empty(n1 + n2), np.empty(n1 + n2), np.empty(n1 + n2, np.int64))
     short = np.full(max(rt1.size + rt2.size - 1, 0), 7.0)
-    assert review_times(*args, short) == (rt1.size, rt2.size)
+    assert review_times(*args, short, *work) == (rt1.size, rt2.size)
     assert (short == 7.0).all()  # too short: nothing written
     out = np.empty(rt1.size + rt2.size + 2)
-    assert review_times(*args, out) == (rt1.size, rt2.size)
+    assert review_times(*args, out, *work) == (rt1.size, rt2.size)
     assert out[:rt1.size + rt2.size].tobytes() == np.concatenate([rt1, rt2]).tobytes()
 
 
@@ -117,3 +119,23 @@ def test_repeat_times_by_hand() -> None:
     t = repeat_times(np.array([0.0, 5.0, 1.0]), np.array([2.0, 10.0, 0.5]),
                      np.array([5.0, 4.0, 2.0]))
     assert t.tolist() == [0.0, 2.0, 4.0, 1.0, 1.5]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 400), n=st.integers(0, 500),
+       zeros=st.booleans())
+def test_pick_days_equals_searchsorted(seed: int, m: int, n: int, zeros: bool) -> None:
+    rng = np.random.default_rng(seed)
+    w = rng.choice([0.4, 1.0, 1.3], m)
+    if zeros:
+        w[rng.random(m) < 0.3] = 0.0  # days without requests: repeated cdf values
+        w[rng.integers(m)] = 1.0
+    cdf = np.cumsum(w) / w.sum()
+    in_year = np.arange(m, dtype=np.int64) + 100
+    u_day, u_time = rng.random(n), rng.random(n)
+    u_day[: n // 10] = cdf[rng.integers(0, m, n // 10)]  # draws equal to a cdf value
+    out = np.full(n + 3, 7.0)
+    pick_days(cdf, in_year, u_day, u_time, out, 2)
+    want = in_year[np.minimum(np.searchsorted(cdf, u_day, side="right"), m - 1)] + u_time
+    assert out[2:2 + n].tobytes() == want.tobytes()
+    assert out[0] == out[1] == out[-1] == 7.0

@@ -477,14 +477,17 @@ def path_cases(
     u5_new = srng.random(out=_scratch("u5_new", n_plans))
     e_new = srng.standard_exponential(out=_scratch("e_new", n_plans))
     rt = _room("rt", 0)
+    n_plans_all = n_stock + n_plans
     args = (u5_stock, u_first, e_stock, u5_new, e_new, issue, rules.under5_share,
             float(rules.under5_interval_months), float(rules.interval_months),
             float(max(hazard, 1e-300)), horizon)
-    n_rt1, n_rt2 = review_times(*args, rt)
+    work = (_room("first", n_plans_all), _room("step", n_plans_all),
+            _room("count", n_plans_all, np.int64))
+    n_rt1, n_rt2 = review_times(*args, rt, *work)
     n_rt = n_rt1 + n_rt2
     if n_rt > rt.shape[0]:  # the first paths only: grow the scratch, do it again
         rt = _room("rt", n_rt)
-        review_times(*args, rt)
+        review_times(*args, rt, *work)
     rt1, rt2 = rt[:n_rt1], rt[n_rt1:n_rt]
     u_phase = srng.random(out=_scratch("u_phase", n_rt))
     n_phase = count_below(u_phase, rules.phase_transfer_share)

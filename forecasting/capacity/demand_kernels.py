@@ -50,39 +50,46 @@ def _repeat_kernel(first, interval, end):
 
 @njit(cache=True, nogil=True)
 def review_times(u5_stock, u_first, e_stock, u5_new, e_new, issue, under5_share,
-                  under5_months, months, hazard, horizon, out):
+                  under5_months, months, hazard, horizon, out, first, step, count):
     """Review meeting times of the stock and of new plans issued at ``issue`` from their
     draws, into ``out`` (the stock's, then the new plans'), as one call instead of numpy
     temporaries: intervals ``months * 365.25 / 12`` (``under5_months`` for the under-fives),
     the stock's first review a uniform share of an interval in, reviews until the plan ceases
     (exponential draw / hazard) or the horizon; the same floating-point operations as the
-    numpy code. Returns the two counts; if ``out`` is too short for both, nothing is written
+    numpy code. ``first``, ``step`` (float64) and ``count`` (int64) are scratch with room for
+    every plan. Returns the two counts; if ``out`` is too short for both, nothing is written
     (call again with room for their sum)."""
     n1 = u5_stock.shape[0]
     n2 = u5_new.shape[0]
-    counts = np.zeros(2, np.int64)
-    for fill in (False, True):
-        if fill and counts[0] + counts[1] > out.shape[0]:
-            break
+    total1 = 0
+    total2 = 0
+    for i in range(n1 + n2):
+        under5 = u5_stock[i] < under5_share if i < n1 else u5_new[i - n1] < under5_share
+        iv = (under5_months if under5 else months) * 365.25 / 12.0
+        if i < n1:
+            f = u_first[i] * iv
+            e = e_stock[i] / hazard
+        else:
+            f = issue[i - n1] + iv
+            e = issue[i - n1] + e_new[i - n1] / hazard
+        end = e if e < horizon else horizon
+        k = math.ceil((end - f) / iv) if f < end else 0
+        first[i] = f
+        step[i] = iv
+        count[i] = k
+        if i < n1:
+            total1 += k
+        else:
+            total2 += k
+    if total1 + total2 <= out.shape[0]:
         j = 0
         for i in range(n1 + n2):
-            under5 = u5_stock[i] < under5_share if i < n1 else u5_new[i - n1] < under5_share
-            iv = (under5_months if under5 else months) * 365.25 / 12.0
-            if i < n1:
-                first = u_first[i] * iv
-                e = e_stock[i] / hazard
-            else:
-                first = issue[i - n1] + iv
-                e = issue[i - n1] + e_new[i - n1] / hazard
-            end = e if e < horizon else horizon
-            k = math.ceil((end - first) / iv) if first < end else 0
-            if not fill:
-                counts[0 if i < n1 else 1] += k
-            else:
-                for step in range(k):
-                    out[j] = first + float(step) * iv
-                    j += 1
-    return counts[0], counts[1]
+            f = first[i]
+            iv = step[i]
+            for r in range(count[i]):
+                out[j] = f + float(r) * iv
+                j += 1
+    return total1, total2
 
 
 @njit(cache=True, inline="always")
@@ -111,11 +118,15 @@ def pick_days(cdf, in_year, u_day, u_time, out, at):
         guide[j] = lo
     for i in range(u_day.shape[0]):
         # int(u * m) - 1 <= u * m - 1 < u * m, so the guide entry never overshoots.
-        j = int(u_day[i] * m) - 1
-        k = _count_le(cdf, u_day[i], guide[j] if j > 0 else 0)
-        if k > m - 1:
-            k = m - 1
-        out[at + i] = in_year[k] + u_time[i]
+        u = u_day[i]
+        j = int(u * m) - 1
+        k = guide[j] if j > 0 else 0
+        # The answer is a step or two on: two steps without a branch (a step from k < m never
+        # overshoots; past m - 1 all is m - 1 in the end), then any more.
+        k += cdf[min(k, m - 1)] <= u
+        k += cdf[min(k, m - 1)] <= u
+        k = _count_le(cdf, u, min(k, m))
+        out[at + i] = in_year[min(k, m - 1)] + u_time[i]
 
 
 @njit(cache=True, nogil=True)
@@ -140,23 +151,27 @@ def request_cases(t, u_group, group_cum, group_mult, u_exception, p_exception, u
             time[at + i] = t[order[i]]
     elif n == 1:
         time[at] = t[0]
+    # Field by field, without branches on the draws (they would be mispredicted half the
+    # time): the group is the count of group_cum[:last] <= u, a plan's issue time is written
+    # every time and kept by counting.
     last = group_cum.shape[0] - 1
+    for i in range(at, at + n):
+        stage_out[i] = stage
+        class_out[i] = case_class
+        origin[i] = 0
+        deadline[i] = time[i] + final_days
+    for i in range(n):
+        exception[at + i] = u_exception[i] < p_exception
+    for i in range(n):
+        k = 0
+        for g in range(last):
+            k += group_cum[g] <= u_group[i]
+        group[at + i] = k
+        mult[at + i] = group_mult[k]
     n_plans = 0
     for i in range(n):
-        j = at + i
-        k = _count_le(group_cum, u_group[i], 0)
-        if k > last:
-            k = last
-        stage_out[j] = stage
-        class_out[j] = case_class
-        group[j] = k
-        mult[j] = group_mult[k]
-        deadline[j] = time[j] + final_days
-        exception[j] = u_exception[i] < p_exception
-        origin[j] = 0
-        if u_plan[i] < p_plan:
-            issue[n_plans] = time[j] + final_days
-            n_plans += 1
+        issue[n_plans] = time[at + i] + final_days
+        n_plans += u_plan[i] < p_plan
     return n_plans
 
 
