@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pandas as pd
@@ -254,24 +255,32 @@ def sojourn_sums(time: np.ndarray, exit_time: np.ndarray, exit_code: np.ndarray,
     ...              np.array([0, 1, -1]), np.array([True, True, True]), 10.0)
     {'area': 15.0, 'completed': 1.0, 'completed_days': 4.0, 'arrivals': 2.0}
     """
+    n = time.shape[0]
+    terms = getattr(_TERMS, "arrays", None)
+    if terms is None or terms.shape[1] < n:
+        # Reused from block to block (per thread): a block's terms are tens of MB, whose first
+        # touch as fresh memory costs more than the pass that fills them.
+        terms = _TERMS.arrays = np.empty((2, n + n // 4))
     area_terms, completed, day_terms, arrivals = _sojourn_terms(
         np.ascontiguousarray(time, np.float64), np.ascontiguousarray(exit_time, np.float64),
         np.ascontiguousarray(exit_code, np.int64), np.ascontiguousarray(is_new, np.bool_),
-        float(horizon))
+        float(horizon), terms[0], terms[1])
     with np.errstate(invalid="ignore"):  # +inf and -inf exit times add up to NaN
         return {"area": float(area_terms.sum()), "completed": completed,
                 "completed_days": float(day_terms.sum()), "arrivals": arrivals}
 
 
+_TERMS = threading.local()
+
+
 @njit(cache=True, nogil=True)
-def _sojourn_terms(time, exit_time, exit_code, is_new, horizon):
+def _sojourn_terms(time, exit_time, exit_code, is_new, horizon, area_terms, day_terms):
     # One pass over the block instead of a numpy temporary per step (a block holds millions of
     # cases): the per-case terms of the numpy expressions this replaced (exit times NaN or
     # +-inf treated as nan_to_num then np.minimum treat them), in case order, so that np.sum
     # over them gives those expressions' sums bit for bit.
+    # area_terms and day_terms: room for every case.
     n = time.shape[0]
-    area_terms = np.empty(n, np.float64)
-    day_terms = np.empty(n, np.float64)
     n_area = 0
     n_done = 0
     arrivals = 0
