@@ -110,6 +110,20 @@ def test_results_do_not_depend_on_block_size() -> None:
     b = run(cfg, n_paths=5, block_size=5)
     pd.testing.assert_frame_equal(a.weekly, b.weekly)
     pd.testing.assert_frame_equal(run(cfg, n_paths=5, block_size=3).weekly, b.weekly)
+    # A first block of 10 paths or more runs in two parts (4 + 6 here); path 8 is in the second.
+    split = run(cfg, n_paths=12, block_size=10, record_path=8)
+    whole = run(cfg, n_paths=12, block_size=12, record_path=8)
+    plain = run(cfg, n_paths=12, block_size=5, record_path=8)
+    pd.testing.assert_frame_equal(split.weekly, plain.weekly)
+    assert split.cases is not None and plain.cases is not None
+    pd.testing.assert_frame_equal(split.cases, plain.cases)
+    # The diagnostics' sums are added block by block (whole blocks, whatever their parts), so
+    # other block sizes agree to rounding only.
+    pd.testing.assert_frame_equal(split.diagnostics, plain.diagnostics, check_exact=False,
+                                  rtol=1e-12)
+    pd.testing.assert_frame_equal(whole.diagnostics, plain.diagnostics, check_exact=False,
+                                  rtol=1e-12)
+    assert whole.events == split.events == plain.events
 
 
 def test_weekly_rows_joined_ahead_equal_one_concat() -> None:

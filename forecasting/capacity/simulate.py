@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -76,10 +76,13 @@ class SimulationResult:
 
 @dataclass
 class _Block:
-    """A block of paths, made on the helper thread, ready to run on the engine's threads."""
+    """Paths ``lo:hi`` (part of block ``block``, the last part if ``last``), made on the helper
+    thread, ready to run on the engine's threads."""
 
     lo: int
     hi: int
+    block: int
+    last: bool
     cases: CaseArrays
     arrivals: Arrivals
     staff: dict[str, PoolStaffing]
@@ -214,9 +217,9 @@ def simulate_capacity(
                 yield path_cases(config, demand, p, seed, weights, initial)
         return block_cases(paths(), buffers, n_paths=hi - lo)
 
-    def make_block(i: int) -> _Block:
-        lo, hi = blocks[i]
-        cases, offsets = make_cases(lo, hi, buffer_sets[i % 2])
+    def make_part(j: int) -> _Block:
+        lo, hi, block, last, k = parts[j]
+        cases, offsets = make_cases(lo, hi, buffer_sets[k])
         arrivals = cases.to_arrivals(offsets)
         staff = {p: w.by_day(lo, hi) for p, w in staff_weeks.result().items()}
         caps = [to_servers_speed(staff[p].hours, getattr(config.staff, p).hours_per_fte_day())
@@ -226,42 +229,62 @@ def simulate_capacity(
         want = record_path - lo if record_path is not None and lo <= record_path < hi \
             else False
         prepared = prepare_run(network, arrivals, capacity, float(horizon), seed, first_path=lo,
-                               record_cases=want, buffers=output_sets[i % 2])
-        return _Block(lo, hi, cases, arrivals, staff, want, prepared)
+                               record_cases=want, buffers=output_sets[k])
+        return _Block(lo, hi, block, last, cases, arrivals, staff, want, prepared)
 
-    def finish_block(block: _Block, result: SimResult
+    def finish_block(done: list[tuple[_Block, SimResult]]
                      ) -> tuple[pd.DataFrame, dict[str, float], pd.DataFrame | None]:
-        cases, arrivals, want = block.cases, block.arrivals, block.want
-        frame = weekly_frame(result, cases, block.staff, config, scenario)
-        block_sums = sojourn_sums(arrivals.time, result.exit_time, result.exit_code,
-                                  arrivals.case_class == CLASS_NEW, float(horizon))
+        frames = [weekly_frame(r, b.cases, b.staff, config, scenario) for b, r in done]
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+        def joined(get: Callable[[_Block, SimResult], np.ndarray]) -> np.ndarray:
+            # The sums are added over the whole block in one go (rounding), whatever its parts.
+            return get(*done[0]) if len(done) == 1 else np.concatenate([get(*d) for d in done])
+        block_sums = sojourn_sums(joined(lambda b, r: b.arrivals.time),
+                                  joined(lambda b, r: r.exit_time),
+                                  joined(lambda b, r: r.exit_code),
+                                  joined(lambda b, r: b.arrivals.case_class == CLASS_NEW),
+                                  float(horizon))
         block_records = None
-        if want is not False and result.records is not None:
-            k = int(want)
-            a, b = int(arrivals.offsets[k]), int(arrivals.offsets[k + 1])
-            block_records = case_records(result.records, cases.slice(a, b),
-                                         result.exit_time[a:b], result.exit_code[a:b], config,
-                                         scenario)
-            block_records["path"] = record_path
+        for b, result in done:
+            if b.want is not False and result.records is not None:
+                k = int(b.want)
+                lo, hi = int(b.arrivals.offsets[k]), int(b.arrivals.offsets[k + 1])
+                block_records = case_records(result.records, b.cases.slice(lo, hi),
+                                             result.exit_time[lo:hi], result.exit_code[lo:hi],
+                                             config, scenario)
+                block_records["path"] = record_path
+        if len(done) > 1:
+            buffer_sets[2].clear()  # the first block's second part's: not used again
+            output_sets[2].clear()
         return frame, block_sums, block_records
 
     # The engine's threads should never wait for Python. One helper thread makes block k + 1
     # (its cases, capacity and checked engine inputs) and turns block k - 1 into weekly rows
     # while the engine simulates block k; block k + 1 is queued on the engine's threads before
-    # block k ends. The first block's cases are made while the staffing is drawn. Helper tasks
-    # run in submission order, and block k + 2 is submitted after block k's weekly rows, so two
-    # alternating sets of buffers suffice, for the cases and for the engine's outputs. Results
-    # are combined in block order, so they do not depend on the overlap.
+    # block k ends. The first block's cases are made while the staffing is drawn, in two parts
+    # so that the engine starts on its first 2/5 while the rest are made. Helper tasks run in
+    # submission order, and block k + 2 is submitted after block k's weekly rows, so two
+    # alternating sets of buffers suffice, for the cases and for the engine's outputs (and a
+    # third for the first block's second part). Results are combined in block order, and each
+    # block's rows and sums are made from the whole block, so they do not depend on the overlap.
     blocks = [(lo, min(lo + block_size, n_paths)) for lo in range(0, n_paths, block_size)]
-    buffer_sets: list[dict[str, np.ndarray]] = [{}, {}]
-    output_sets: list[dict[str, np.ndarray]] = [{}, {}]
+    parts: list[tuple[int, int, int, bool, int]] = []  # lo, hi, block, last part, buffer set
+    for b, (lo, hi) in enumerate(blocks):
+        if b == 0 and hi - lo >= 10:
+            mid = lo + (hi - lo) * 2 // 5
+            parts += [(lo, mid, b, False, 0), (mid, hi, b, True, 2)]
+        else:
+            parts.append((lo, hi, b, True, b % 2))
+    buffer_sets: list[dict[str, np.ndarray]] = [{}, {}, {}]
+    output_sets: list[dict[str, np.ndarray]] = [{}, {}, {}]
     staff_weeks: Future[dict[str, PoolWeeks]] = Future()
     finished = []
     ahead: Future[tuple[pd.DataFrame, int] | None] | None = None
     events = 0
     n_threads = default_threads()
     with ThreadPoolExecutor(1) as helper, ThreadPoolExecutor(n_threads) as engine_threads:
-        next_block = helper.submit(make_block, 0)
+        next_part = helper.submit(make_part, 0)
         try:
             # Staffing is drawn for all paths at once from its own stream (never touching the
             # cases), by week; each block lays its paths out by day.
@@ -273,23 +296,27 @@ def simulate_capacity(
             staff_weeks.set_exception(exc)  # else the helper would wait for it for ever
             raise
         running: _Block | None = None
-        for i in range(len(blocks) + 1):
-            block = next_block.result() if i < len(blocks) else None
-            if block is not None:
+        done: list[tuple[_Block, SimResult]] = []
+        for j in range(len(parts) + 1):
+            part = next_part.result() if j < len(parts) else None
+            if part is not None:
                 # Small tasks only where nothing is queued behind them: the last block.
-                block.prepared.start(engine_threads, n_threads,
-                                     16 * n_threads if i == len(blocks) - 1 else 2 * n_threads)
+                part.prepared.start(engine_threads, n_threads,
+                                    16 * n_threads if j == len(parts) - 1 else 2 * n_threads)
             if running is not None:
                 result = running.prepared.result()
                 events += int(result.events.sum())
-                finished.append(helper.submit(finish_block, running, result))
+                done.append((running, result))
                 del result
-                if i == len(blocks) - 1:
-                    # Every block's weekly rows but the last's are joined while the last runs.
-                    ahead = helper.submit(_join_ahead, list(finished), blocks)
-            if i + 1 < len(blocks):
-                next_block = helper.submit(make_block, i + 1)
-            running = block
+                if running.last:
+                    finished.append(helper.submit(finish_block, done))
+                    done = []
+                    if running.block == len(blocks) - 2:
+                        # Every block's weekly rows but the last's are joined while it runs.
+                        ahead = helper.submit(_join_ahead, list(finished), blocks)
+            if j + 1 < len(parts):
+                next_part = helper.submit(make_part, j + 1)
+            running = part
         outputs = [f.result() for f in finished]
     frames = [o[0] for o in outputs]
     sums = {"area": 0.0, "completed": 0.0, "completed_days": 0.0, "arrivals": 0.0}
