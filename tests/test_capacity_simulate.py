@@ -191,6 +191,34 @@ def test_bad_arguments_are_user_errors() -> None:
     assert info.value.field == "demand_paths"
 
 
+def test_errors_on_the_main_or_helper_thread_reach_the_caller(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The staffing is drawn on the main thread while the helper makes the first block, which
+    # then waits for it: an error there must not leave the helper waiting for ever.
+    import forecasting.capacity.simulate as simulate_module
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise EhcpError("no staffing", field="staff")
+    with monkeypatch.context() as m:
+        m.setattr(simulate_module, "simulate_pool_weeks", fail)
+        with pytest.raises(EhcpError, match="no staffing"):
+            simulate_capacity(small(), n_paths=2)
+    # An error making a later block (on the helper) while the engine runs an earlier one.
+    calls: list[int] = []
+    real = simulate_module.path_cases
+
+    def fail_later(config: CapacityConfig, demand: object, p: int, *args: object) -> object:
+        calls.append(p)
+        if p == 13:
+            raise EhcpError("bad path", field="demand")
+        return real(config, demand, p, *args)  # type: ignore[arg-type]
+    with monkeypatch.context() as m:
+        m.setattr(simulate_module, "path_cases", fail_later)
+        with pytest.raises(EhcpError, match="bad path"):
+            simulate_capacity(small(), n_paths=14, block_size=5)
+    assert calls[-1] == 13
+
+
 def test_diagnostics_little_law_and_load(tiny_result: SimulationResult) -> None:
     d = tiny_result.diagnostics.set_index(["scope", "period", "metric"])["value"]
     # Week-end counts and the cases' own times agree (engine bookkeeping vs case exits).

@@ -43,7 +43,10 @@ int32 case row, one 128-byte row per case, software prefetch, branch-free search
 the first stage's work before the loop did not.
 
 Memory is the arrivals plus the weekly arrays, so run blocks of paths (``first_path``) for
-many paths. The kernel is compiled once and cached on disk (``cache=True``; the first
+many paths. To keep the threads busy from block to block, :func:`prepare_run` checks and sets
+up a block (on another thread, while the engine runs the one before) and
+:meth:`PreparedRun.start` queues it on one pool of threads kept for all the blocks, behind the
+block still running (``simulate_capacity`` does this). The kernel is compiled once and cached on disk (``cache=True``; the first
 compilation takes tens of seconds; the cache is keyed by the kernel file's text only, see
 ``engine_kernel.DRAWS``). Inputs are converted to contiguous, writeable int64/float64 arrays
 so that one cached kernel serves every call.
