@@ -16,6 +16,7 @@ from forecasting.capacity.demand import (
     demand_paths_from_frame,
     path_cases,
 )
+from forecasting.capacity.demand_buffers import EMPTY_DTYPES, FIELDS
 from forecasting.capacity.ehcp import CLASS_NEW, CLASS_REVIEW, STAGES
 from forecasting.capacity.initial import estimated_caseload, from_open_caseload
 from forecasting.errors import EhcpError, EhcpWarning
@@ -62,6 +63,10 @@ def test_block_cases_from_a_generator_into_reused_buffers() -> None:
     assert buffers["time"] is made
     empty, offsets = block_cases(iter([]), {}, n_paths=0)
     assert empty.n == 0 and offsets.tolist() == [0]
+
+
+def test_buffer_fields_are_the_case_fields() -> None:
+    assert FIELDS == tuple(CaseArrays.__dataclass_fields__) == tuple(EMPTY_DTYPES)
 
 
 def test_block_cases_takes_paths_written_in_place() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecasting.capacity.demand import _EMPTY_DTYPES, _FIELDS
+from forecasting.capacity.demand_buffers import EMPTY_DTYPES, FIELDS
 from forecasting.capacity.demand_kernels import (
     count_below,
     pick_days,
@@ -19,7 +19,7 @@ from forecasting.capacity.demand_kernels import (
 
 def fields(n: int) -> tuple[np.ndarray, ...]:
     """CaseArrays field arrays of length ``n`` filled with 7 (to see what a kernel leaves)."""
-    return tuple(np.full(n, 7, _EMPTY_DTYPES[f]) for f in _FIELDS)
+    return tuple(np.full(n, 7, EMPTY_DTYPES[f]) for f in FIELDS)
 
 
 def untouched(a: np.ndarray, lo: int, hi: int) -> bool:

@@ -20,17 +20,24 @@ Every path's cases depend only on ``(seed, path)``, never on staffing or on the 
 from __future__ import annotations
 
 import functools
-import threading
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from numpy.typing import DTypeLike
 
 from forecasting.capacity.config import CapacityConfig
+from forecasting.capacity.demand_buffers import (
+    EMPTY_DTYPES,
+    FIELDS,
+    SLOT,
+    Slot,
+    make_room,
+    room,
+    scratch,
+)
 from forecasting.capacity.demand_kernels import (
     count_below,
     pick_days,
@@ -149,20 +156,20 @@ def block_cases(parts: Iterable[list[CaseArrays]], buffers: dict[str, np.ndarray
     k = 0
     while True:
         # Offer this block's buffers to the next path_cases call on this thread (see there).
-        slot = _SLOT.target = _Slot(buffers, at, k, n_paths)
+        slot = SLOT.target = Slot(buffers, at, k, n_paths)
         try:
             path = next(it, None)
         finally:
-            _SLOT.target = None
+            SLOT.target = None
         if path is None:
             break
         m = sum(c.n for c in path)
         if path and not (slot.made is not None and len(path) == len(slot.made)
                          and all(a is b for a, b in zip(path, slot.made, strict=True))):
-            _make_room(buffers, at, at + m, k, n_paths, {f: getattr(path[0], f).dtype
-                                                          for f in _FIELDS})
+            make_room(buffers, at, at + m, k, n_paths,
+                      {f: getattr(path[0], f).dtype for f in FIELDS})
             for c in path:
-                for f in _FIELDS:
+                for f in FIELDS:
                     np.copyto(buffers[f][at:at + c.n], getattr(c, f), casting="same_kind")
                 at += c.n
         else:
@@ -170,58 +177,10 @@ def block_cases(parts: Iterable[list[CaseArrays]], buffers: dict[str, np.ndarray
         sizes.append(at)
         k += 1
     if at == 0:
-        for f in _FIELDS:
-            buffers.setdefault(f, np.empty(0, _EMPTY_DTYPES[f]))
-    return (CaseArrays(**{f: buffers[f][:at] for f in _FIELDS}),
+        for f in FIELDS:
+            buffers.setdefault(f, np.empty(0, EMPTY_DTYPES[f]))
+    return (CaseArrays(**{f: buffers[f][:at] for f in FIELDS}),
             np.asarray(sizes, dtype=np.int64))
-
-
-_FIELDS = tuple(CaseArrays.__dataclass_fields__)
-
-
-@dataclass
-class _Slot:
-    """Where the next path of a block goes: ``buffers`` from index ``at``; it is path ``k`` of
-    the ``n_paths`` (if known) of the block (for sizing buffers made or grown). ``made``: the
-    parts path_cases wrote there, if it did."""
-
-    buffers: dict[str, np.ndarray]
-    at: int
-    k: int
-    n_paths: int | None
-    made: tuple[CaseArrays, ...] | None = None
-
-
-class _Offer(threading.local):
-    target: _Slot | None = None
-
-
-# block_cases's offer to the path_cases call it is waiting for, per thread: taken (and so
-# cleared) by the first path_cases call, so a path made at any other moment gets its own arrays.
-_SLOT = _Offer()
-
-
-def _make_room(buffers: dict[str, np.ndarray], keep: int, need: int, k: int,
-               n_paths: int | None, dtypes: Mapping[str, DTypeLike]) -> None:
-    """Make every buffer hold at least ``need`` items, keeping items ``:keep``."""
-    if all(buffers.get(f) is not None and buffers[f].shape[0] >= need for f in _FIELDS):
-        return
-    # Room for the rest of the block at the mean path size so far, plus a margin (the same
-    # buffers serve the next blocks, whose paths differ a little).
-    guess = need * max(n_paths or 0, k + 1) // (k + 1)
-    size = guess + guess // 4 + 16
-    for f in _FIELDS:
-        old = buffers.get(f)
-        buf = np.empty(size, old.dtype if old is not None else dtypes[f])
-        if old is not None and keep:
-            buf[:keep] = old[:keep]
-        buffers[f] = buf
-
-
-# Field types of a block with no cases at all (normally they follow the parts').
-_EMPTY_DTYPES = {"time": np.float64, "stage": np.int64, "case_class": np.int64,
-                 "work_multiplier": np.float64, "deadline": np.float64, "complexity": np.int8,
-                 "exception": np.bool_, "origin": np.int8}
 
 
 def _years_of(start: date, n_days: int) -> list[int]:
@@ -419,9 +378,9 @@ def path_cases(
     row = path % demand.requests.shape[0]
     # Written into the block's buffers when block_cases is waiting for this path (no copy,
     # no fresh memory), else into arrays of this path's own.
-    slot, _SLOT.target = _SLOT.target, None
+    slot, SLOT.target = SLOT.target, None
     if slot is None:
-        slot = _Slot({}, 0, 0, None)
+        slot = Slot({}, 0, 0, None)
     n_init = initial.n if initial is not None else 0
 
     # Requests, year by year over the window: the draws first (numpy's generator, in the same
@@ -438,28 +397,28 @@ def path_cases(
         u_day = rng.random(n)
         years.append((cdf, in_year, u_day, rng.random(n)))
     n_req = sum(y[2].shape[0] for y in years)
-    t = _scratch("t", n_req)
+    t = scratch("t", n_req)
     at = 0
     for cdf, in_year, u_day, u_time in years:
         pick_days(cdf, in_year, u_day, u_time, t, at)
         at += u_day.shape[0]
     groups = pipe.complexity
     cum = np.cumsum([g.share for g in groups])
-    u_group = rng.random(out=_scratch("u_group", n_req))
-    u_exception = rng.random(out=_scratch("u_exception", n_req))
-    u_plan = rng.random(out=_scratch("u_plan", n_req))
+    u_group = rng.random(out=scratch("u_group", n_req))
+    u_exception = rng.random(out=scratch("u_exception", n_req))
+    u_plan = rng.random(out=scratch("u_plan", n_req))
     lo = slot.at
-    _make_room(slot.buffers, lo, lo + n_req + n_init, slot.k, slot.n_paths, _EMPTY_DTYPES)
-    out = tuple(slot.buffers[f] for f in _FIELDS)
-    issue = _scratch("issue", n_req)
+    make_room(slot.buffers, lo, lo + n_req + n_init, slot.k, slot.n_paths, EMPTY_DTYPES)
+    out = tuple(slot.buffers[f] for f in FIELDS)
+    issue = scratch("issue", n_req)
     n_plans = request_cases(
         t, u_group, cum / cum[-1], np.array([g.work_multiplier for g in groups], np.float64),
         u_exception, pipe.p_exception, u_plan, (1.0 - pipe.p_refused) * (1.0 - pipe.p_not_issued),
         pipe.milestones_weeks.final * 7.0, STAGES.index("decision"), CLASS_NEW, out, lo, issue,
-        _room("order", n_req, np.int64), _room("key", n_req, np.int64))
+        room("order", n_req, np.int64), room("key", n_req, np.int64))
     issue = issue[:n_plans]
     if initial is not None:
-        for f, buf in zip(_FIELDS, out, strict=True):
+        for f, buf in zip(FIELDS, out, strict=True):
             np.copyto(buf[lo + n_req:lo + n_req + n_init], getattr(initial, f),
                       casting="same_kind")
 
@@ -470,62 +429,38 @@ def path_cases(
     stock = demand.stock_start[row] if demand.stock_start is not None else dem.stock.plans_at_start
     n_stock = int(srng.poisson(stock)) if demand.stock_start is None else round(stock)
     hazard = -np.log1p(-min(dem.stock.cessation_rate_per_year, 1 - 1e-12)) / 365.25
-    u5_stock = srng.random(out=_scratch("u5_stock", n_stock))
-    u_first = srng.random(out=_scratch("u_first", n_stock))
+    u5_stock = srng.random(out=scratch("u5_stock", n_stock))
+    u_first = srng.random(out=scratch("u_first", n_stock))
     # standard_exponential = exponential(1.0): the same draws (scale 1 multiplies exactly).
-    e_stock = srng.standard_exponential(out=_scratch("e_stock", n_stock))
-    u5_new = srng.random(out=_scratch("u5_new", n_plans))
-    e_new = srng.standard_exponential(out=_scratch("e_new", n_plans))
-    rt = _room("rt", 0)
+    e_stock = srng.standard_exponential(out=scratch("e_stock", n_stock))
+    u5_new = srng.random(out=scratch("u5_new", n_plans))
+    e_new = srng.standard_exponential(out=scratch("e_new", n_plans))
+    rt = room("rt", 0)
     n_plans_all = n_stock + n_plans
     args = (u5_stock, u_first, e_stock, u5_new, e_new, issue, rules.under5_share,
             float(rules.under5_interval_months), float(rules.interval_months),
             float(max(hazard, 1e-300)), horizon)
-    work = (_room("first", n_plans_all), _room("step", n_plans_all),
-            _room("count", n_plans_all, np.int64))
+    work = (room("first", n_plans_all), room("step", n_plans_all),
+            room("count", n_plans_all, np.int64))
     n_rt1, n_rt2 = review_times(*args, rt, *work)
     n_rt = n_rt1 + n_rt2
     if n_rt > rt.shape[0]:  # the first paths only: grow the scratch, do it again
-        rt = _room("rt", n_rt)
+        rt = room("rt", n_rt)
         review_times(*args, rt, *work)
     rt1, rt2 = rt[:n_rt1], rt[n_rt1:n_rt]
-    u_phase = srng.random(out=_scratch("u_phase", n_rt))
+    u_phase = srng.random(out=scratch("u_phase", n_rt))
     n_phase = count_below(u_phase, rules.phase_transfer_share)
     lead = np.zeros(0)
     if n_phase:
         lead = srng.uniform(min(4.0, rules.phase_transfer_window_weeks),
                             rules.phase_transfer_window_weeks, n_phase) * 7.0
     mid = lo + n_req + n_init
-    _make_room(slot.buffers, mid, mid + n_rt, slot.k, slot.n_paths, _EMPTY_DTYPES)
+    make_room(slot.buffers, mid, mid + n_rt, slot.k, slot.n_paths, EMPTY_DTYPES)
     n_rev = review_cases(
         rt1, rt2, rules.decision_weeks * 7.0, u_phase, rules.phase_transfer_share,
         _phase_candidates(sim.start, rules.phase_transfer_deadline), lead, horizon,
-        STAGES.index("review"), CLASS_REVIEW, tuple(slot.buffers[f] for f in _FIELDS), mid)
+        STAGES.index("review"), CLASS_REVIEW, tuple(slot.buffers[f] for f in FIELDS), mid)
     bounds = [(lo, lo + n_req)] + ([(lo + n_req, mid)] if n_init else []) + [(mid, mid + n_rev)]
-    parts = [CaseArrays(*(slot.buffers[f][a:b] for f in _FIELDS)) for a, b in bounds]
+    parts = [CaseArrays(*(slot.buffers[f][a:b] for f in FIELDS)) for a, b in bounds]
     slot.made = tuple(parts)
     return parts
-
-
-class _Scratch(threading.local):
-    arrays: dict[str, np.ndarray] | None = None
-
-
-_SCRATCH = _Scratch()
-
-
-def _room(name: str, n: int, dtype: type = np.float64) -> np.ndarray:
-    """This thread's scratch array ``name``, at least ``n`` long (reused from path to path
-    for the draws and what passes between the compiled steps; dead once path_cases
-    returns): no fresh memory, whose first touch costs more than the work done in it."""
-    if _SCRATCH.arrays is None:
-        _SCRATCH.arrays = {}
-    buf = _SCRATCH.arrays.get(name)
-    if buf is None or buf.shape[0] < n:
-        buf = _SCRATCH.arrays[name] = np.empty(n + n // 4 + 16, dtype)
-    return buf
-
-
-def _scratch(name: str, n: int) -> np.ndarray:
-    """The first ``n`` items of :func:`_room` ``name`` (float64)."""
-    return _room(name, n)[:n]
