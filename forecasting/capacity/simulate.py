@@ -209,8 +209,8 @@ def simulate_capacity(
     def make_cases(lo: int, hi: int, buffers: dict[str, np.ndarray]
                    ) -> tuple[CaseArrays, np.ndarray]:
         def paths() -> Iterator[list[CaseArrays]]:
-            # One path at a time: block_cases copies each into the buffers before the next
-            # is made, so the paths' temporary arrays reuse the same memory.
+            # One path at a time, yielded as soon as it is made: path_cases then writes it
+            # straight into block_cases's buffers (see block_cases), with no fresh memory.
             for p in range(lo, hi):
                 initial = initial_cases(config, p, seed, float(demand.requests[p, first_year]),
                                         open_cases)
