@@ -13,8 +13,8 @@ from numba import njit
 
 from forecasting.capacity.engine_heaps import time_order
 
-__all__ = ["count_below", "pick_days", "repeat_times", "request_cases", "review_cases",
-           "review_times"]
+__all__ = ["count_below", "group_of", "pick_days", "repeat_times", "request_cases",
+           "review_cases", "review_times"]
 
 
 def repeat_times(first: np.ndarray, interval: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -37,15 +37,28 @@ def _repeat_kernel(first, interval, end):
     k = np.empty(n, np.int64)
     total = 0
     for i in range(n):
-        k[i] = math.ceil((end[i] - first[i]) / interval[i]) if first[i] < end[i] else 0
+        k[i] = _n_repeats(first[i], interval[i], end[i])
         total += k[i]
     times = np.empty(total, np.float64)
+    _write_repeats(first, interval, k, n, times)
+    return times
+
+
+@njit(cache=True, inline="always")
+def _n_repeats(first, interval, end):
+    """How many ``first + k * interval < end`` (k >= 0)."""
+    return math.ceil((end - first) / interval) if first < end else 0
+
+
+@njit(cache=True, inline="always")
+def _write_repeats(first, interval, count, n, out):
+    """Items ``0 .. n - 1``'s ``count[i]`` times ``first[i] + float(k) * interval[i]``, one
+    after another from ``out[0]``."""
     j = 0
     for i in range(n):
-        for step in range(k[i]):
-            times[j] = first[i] + float(step) * interval[i]
+        for k in range(count[i]):
+            out[j] = first[i] + float(k) * interval[i]
             j += 1
-    return times
 
 
 @njit(cache=True, nogil=True)
@@ -72,8 +85,7 @@ def review_times(u5_stock, u_first, e_stock, u5_new, e_new, issue, under5_share,
         else:
             f = issue[i - n1] + iv
             e = issue[i - n1] + e_new[i - n1] / hazard
-        end = e if e < horizon else horizon
-        k = math.ceil((end - f) / iv) if f < end else 0
+        k = _n_repeats(f, iv, e if e < horizon else horizon)
         first[i] = f
         step[i] = iv
         count[i] = k
@@ -82,13 +94,7 @@ def review_times(u5_stock, u_first, e_stock, u5_new, e_new, issue, under5_share,
         else:
             total2 += k
     if total1 + total2 <= out.shape[0]:
-        j = 0
-        for i in range(n1 + n2):
-            f = first[i]
-            iv = step[i]
-            for r in range(count[i]):
-                out[j] = f + float(r) * iv
-                j += 1
+        _write_repeats(first, step, count, n1 + n2, out)
     return total1, total2
 
 
@@ -163,9 +169,7 @@ def request_cases(t, u_group, group_cum, group_mult, u_exception, p_exception, u
     for i in range(n):
         exception[at + i] = u_exception[i] < p_exception
     for i in range(n):
-        k = 0
-        for g in range(last):
-            k += group_cum[g] <= u_group[i]
+        k = group_of(group_cum, last, u_group[i])
         group[at + i] = k
         mult[at + i] = group_mult[k]
     n_plans = 0
@@ -173,6 +177,19 @@ def request_cases(t, u_group, group_cum, group_mult, u_exception, p_exception, u
         issue[n_plans] = time[at + i] + final_days
         n_plans += u_plan[i] < p_plan
     return n_plans
+
+
+@njit(cache=True, inline="always")
+def group_of(group_cum, last, u):
+    """The complexity group of draw ``u``: ``searchsorted(group_cum, u, "right")``, at most
+    ``last`` (``group_cum`` increasing), counted without a branch on ``u``.
+
+    Also compiled into ``initial._estimated_cases``, whose on-disk cache is keyed by its own
+    file's text only: after changing this, touch initial.py too."""
+    k = 0
+    for g in range(last):
+        k += group_cum[g] <= u
+    return k
 
 
 @njit(cache=True, nogil=True)

@@ -46,10 +46,10 @@ Memory is the arrivals plus the weekly arrays, so run blocks of paths (``first_p
 many paths. To keep the threads busy from block to block, :func:`prepare_run` checks and sets
 up a block (on another thread, while the engine runs the one before) and
 :meth:`PreparedRun.start` queues it on one pool of threads kept for all the blocks, behind the
-block still running (``simulate_capacity`` does this). The kernel is compiled once and cached on disk (``cache=True``; the first
-compilation takes tens of seconds; the cache is keyed by the kernel file's text only, see
-``engine_kernel.DRAWS``). Inputs are converted to contiguous, writeable int64/float64 arrays
-so that one cached kernel serves every call.
+block still running (``simulate_capacity`` does this). The kernel is compiled once and cached
+on disk (``cache=True``; the first compilation takes tens of seconds; the cache is keyed by the
+kernel file's text only, see ``engine_kernel.DRAWS``). Inputs are converted to contiguous,
+writeable int64/float64 arrays so that one cached kernel serves every call.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ import math
 import os
 import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -243,11 +243,10 @@ def run(
     n_workers = max(1, min(n_threads or default_threads(), arrivals.n_paths))
     if n_workers == 1:
         prepared.start(None)
-    else:
-        with ThreadPoolExecutor(n_workers) as pool:
-            prepared.start(pool, n_workers)
-            return prepared.result()
-    return prepared.result()
+        return prepared.result()
+    with ThreadPoolExecutor(n_workers) as pool:
+        prepared.start(pool, n_workers)
+        return prepared.result()
 
 
 def prepare_run(
@@ -336,22 +335,24 @@ def prepare_run(
                        wait_edges_weeks=tuple(float(x) for x in wait_edges_weeks))
 
 
+@dataclass(eq=False)
 class PreparedRun:
     """A :func:`run` whose inputs are checked and outputs set up (see :func:`prepare_run`)."""
 
-    def __init__(self, *, network: Network, arrivals: Arrivals, capacity: Capacity,
-                 horizon_days: float, first_path: int, record_cases: bool | int | list[int],
-                 keys: np.ndarray, net_args: tuple, args: tuple,
-                 outputs: tuple[np.ndarray, ...], shape: tuple[int, ...],
-                 late_edges_weeks: tuple[float, ...],
-                 wait_edges_weeks: tuple[float, ...]) -> None:
-        self.network, self.arrivals, self.capacity = network, arrivals, capacity
-        self.horizon_days, self.first_path, self.record_cases = horizon_days, first_path, \
-            record_cases
-        self.keys, self.net_args, self.args, self.outputs, self.shape = keys, net_args, args, \
-            outputs, shape
-        self.late_edges_weeks, self.wait_edges_weeks = late_edges_weeks, wait_edges_weeks
-        self._futures: list[Future[None]] | None = None
+    network: Network
+    arrivals: Arrivals
+    capacity: Capacity
+    horizon_days: float
+    first_path: int
+    record_cases: bool | int | list[int]
+    keys: np.ndarray
+    net_args: tuple
+    args: tuple
+    outputs: tuple[np.ndarray, ...]
+    shape: tuple[int, ...]
+    late_edges_weeks: tuple[float, ...]
+    wait_edges_weeks: tuple[float, ...]
+    _futures: list[Future[None]] | None = field(default=None, init=False, repr=False)
 
     def start(self, executor: Executor | None, n_threads: int | None = None,
               n_tasks: int | None = None) -> None:

@@ -22,6 +22,7 @@ from numba import njit
 
 from forecasting.capacity.config import CapacityConfig
 from forecasting.capacity.demand import _INITIAL, CaseArrays, path_rng
+from forecasting.capacity.demand_kernels import group_of
 from forecasting.capacity.ehcp import CLASS_NEW, CLASS_REVIEW, STAGES
 from forecasting.errors import EhcpError
 
@@ -166,9 +167,7 @@ def _estimated_cases(u_age, u_keep, u_cx_in, u_exc_in, late_age, pick, u_cx_late
             age = late_age[i - u_age.shape[0]]
             stage[j] = late_stage[pick[i - u_age.shape[0]]]
             u_cx, u_exc = u_cx_late[i - u_age.shape[0]], u_exc_late[i - u_age.shape[0]]
-        g = 0
-        while g < last and group_cum[g] <= u_cx:
-            g += 1
+        g = group_of(group_cum, last, u_cx)
         time[j] = -age
         case_class[j] = class_new
         mult[j] = group_mult[g]
