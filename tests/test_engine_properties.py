@@ -152,3 +152,27 @@ def test_more_servers_never_raise_the_backlog(c: int, extra: int, work: Dist, se
     t_small = np.where(small.exit_code >= 0, small.exit_time, np.inf)
     t_big = np.where(big.exit_code >= 0, big.exit_time, np.inf)
     assert (t_big <= t_small + 1e-9).all()
+
+
+@SETTINGS
+@given(st.lists(st.lists(st.sampled_from([0.0, 0.0, 0.013, 0.05, 0.18, 0.25, 0.5, 1.0]),
+                         min_size=1, max_size=8), min_size=1, max_size=4),
+       st.lists(st.floats(1e-12, 1.0 - 1e-12), min_size=1, max_size=20))
+def test_route_table_picks_the_same_destination_as_the_full_search(rows, us) -> None:
+    from forecasting.capacity.engine_kernel import _route_table
+
+    width = max(len(r) for r in rows)
+    probs = np.zeros((len(rows), width))
+    for s, r in enumerate(rows):
+        probs[s, : len(r)] = r
+    probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-300)
+    cum = np.cumsum(probs, axis=1)
+    r_cum, r_col, r_len = _route_table(cum)
+    for s in range(len(rows)):
+        for u in [*us, float(cum[s, -1])]:
+            full = next((j for j in range(width) if u < cum[s, j]), width - 1)
+            short = next((int(r_col[s, j]) for j in range(r_len[s]) if u < r_cum[s, j]),
+                         width - 1)
+            assert short == full
+        # only columns whose probability is positive are searched
+        assert all(probs[s, r_col[s, j]] > 0 for j in range(r_len[s]))

@@ -192,6 +192,32 @@ def _add_banded(idiff, s, a, b, deadline, band_off, n_weeks):
 
 
 @njit(cache=True)
+def _route_table(route_cum):
+    """The columns of ``route_cum`` that can be chosen: those whose cumulative probability
+    rises (``r_col[s, :r_len[s]]``, with their ``r_cum``).
+
+    The first ``j`` with ``u < route_cum[s, j]`` is always such a column (where it does not
+    rise, ``u`` was already below the column before), so searching these alone gives the same
+    destination in a step or two instead of up to one per stage and exit.
+    """
+    n_stages, n_cols = route_cum.shape
+    r_cum = np.empty((n_stages, n_cols), np.float64)
+    r_col = np.empty((n_stages, n_cols), np.int64)
+    r_len = np.zeros(n_stages, np.int64)
+    for s in range(n_stages):
+        prev = 0.0
+        m = 0
+        for j in range(n_cols):
+            if route_cum[s, j] > prev:
+                r_cum[s, m] = route_cum[s, j]
+                r_col[s, m] = j
+                m += 1
+                prev = route_cum[s, j]
+        r_len[s] = m
+    return r_cum, r_col, r_len
+
+
+@njit(cache=True)
 def scratch(n, n_pools):
     """Scratch buffers for :func:`sim_path` for paths of up to ``n`` cases."""
     m = max(n, 1)
@@ -287,6 +313,7 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
     f_tail = np.full((n_pools, max_lv), -1, np.int64)
     wdiff = np.zeros((n_stages, n_weeks + 1), np.int64)
     idiff = np.zeros((n_stages, n_bands, n_weeks + 1), np.int64)
+    r_cum, r_col, r_len = _route_table(route_cum)
     # Pending events live in a calendar of time buckets (see _event_loop).
     inv_w = min(max(n / horizon, 1.0), 64.0)
     if horizon * inv_w > 4.0 * n + 4096.0:
@@ -328,8 +355,8 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
             ci[c, _ORD] = o
         bh[:] = -1
         visits, nrec = _event_loop(
-            key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp,
-            par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
+            key, servers, speed, pool_of, prio, r_cum, r_col, r_len, dkind, dp1, dp2, des, dln,
+            emp, par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
             exit_time, exit_code, stage_h, entries, completions, exits, exits_late, waiting,
             in_stage, work_hours, started, wait_sum, wait_hist, record, cf, ci, tick_next, qk1,
             qk2, qsq, qc, heap, qn, busy, tick_at, smax, srun, lvl, n_lv, f_head, f_tail, wdiff, idiff, bh,
@@ -339,8 +366,8 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # no NRT: see docstring
-def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp,
-                par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
+def _event_loop(key, servers, speed, pool_of, prio, r_cum, r_col, r_len, dkind, dp1, dp2, des,
+                dln, emp, par_start, par_len, class_rank, policy, horizon, band_off, wait_edges,
                 exit_time, exit_code, stage_h, entries, completions, exits, exits_late, waiting,
                 in_stage, work_hours, started, wait_sum, wait_hist, record, cf, ci, tick_next, qk1,
                 qk2, qsq, qc, heap, qn, busy, tick_at, smax, srun, lvl, n_lv, f_head, f_tail, wdiff,
@@ -357,7 +384,7 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
     n_stages = pool_of.shape[0]
     n_weeks = entries.shape[1]
     n_bands = band_off.shape[0] + 1
-    n_cols = route_cum.shape[1]
+    n_cols = r_cum.shape[1]
     n_days = servers.shape[1]
     n_class_slots = class_rank.shape[1] + 1
     n_bk = bh.shape[0]
@@ -461,9 +488,9 @@ def _event_loop(key, servers, speed, pool_of, prio, route_cum, dkind, dp1, dp2, 
                 nrec += 1
             u = uniform_at(stream_at(np.uint64(ci[c, _BASE]), 0))
             col = n_cols - 1
-            for j in range(n_cols):
-                if u < route_cum[s, j]:
-                    col = j
+            for j in range(r_len[s]):
+                if u < r_cum[s, j]:
+                    col = r_col[s, j]
                     break
             if col < n_stages:
                 enter_case = c
