@@ -11,7 +11,7 @@ export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck pytest bench bench-forecast bench-simulate bench-batch notebooks clean
+.PHONY: help install run test lint typecheck pytest bench bench-forecast bench-simulate bench-engine-instructions bench-batch notebooks clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ bench-forecast: $(STAMP) ## rolling-origin backtest of every model over every LA
 
 bench-simulate: $(STAMP) ## the simulator against SimPy on the Leeds-scale pipeline
 	$(PY) benchmarks/bench_simulate.py
+
+bench-engine-instructions: $(STAMP) ## the event loop's instructions per visit, counted by callgrind (needs valgrind)
+	$(PY) benchmarks/engine_instructions.py
 
 bench-batch: $(STAMP) ## the quarterly batch over all LAs with 1 and 2 workers, and a projection
 	$(PY) benchmarks/bench_batch.py

@@ -144,14 +144,11 @@ def main(n_paths: int = 1000, simpy_paths: int = 5) -> None:
               f"SimPy {sojourn_simpy[0]:.2f}")
 
 
-def engine_floor(cfg: CapacityConfig, n_paths: int) -> None:
-    """Time the engine alone (``engine.run`` on cases built beforehand) on ``n_paths`` paths.
-
-    ``simulate_capacity`` also builds the cases and the weekly rows (on a helper thread, while
-    the engine runs): this line says how much of its time is the event loop itself, i.e. the
-    floor under the whole call at this engine speed.
-    """
-    from forecasting.capacity.engine import Capacity, run
+def engine_inputs(cfg: CapacityConfig, n_paths: int) -> tuple:
+    """The engine's inputs for ``n_paths`` paths, built beforehand: (network, arrivals,
+    capacity, horizon), with the bench's seed (also used by ``engine_instructions.py``)."""
+    from forecasting.capacity.engine import Capacity
+    from forecasting.capacity.staff import simulate_pool
 
     network = build_network(cfg.pipeline)
     sim = cfg.simulation
@@ -164,8 +161,6 @@ def engine_floor(cfg: CapacityConfig, n_paths: int) -> None:
     arrivals = cases.to_arrivals(offsets)
     rng = np.random.default_rng(0)
     servers, speed = [], []
-    from forecasting.capacity.staff import simulate_pool
-
     for pool in POOLS:
         pc = getattr(cfg.staff, pool)
         st = simulate_pool(pc, sim.start, sim.horizon_days, n_paths, rng)
@@ -173,7 +168,19 @@ def engine_floor(cfg: CapacityConfig, n_paths: int) -> None:
         servers.append(s)
         speed.append(v)
     capacity = Capacity(np.stack(servers, axis=1), np.stack(speed, axis=1))
-    horizon = float(sim.horizon_days)
+    return network, arrivals, capacity, float(sim.horizon_days)
+
+
+def engine_floor(cfg: CapacityConfig, n_paths: int) -> None:
+    """Time the engine alone (``engine.run`` on cases built beforehand) on ``n_paths`` paths.
+
+    ``simulate_capacity`` also builds the cases and the weekly rows (on a helper thread, while
+    the engine runs): this line says how much of its time is the event loop itself, i.e. the
+    floor under the whole call at this engine speed.
+    """
+    from forecasting.capacity.engine import run
+
+    network, arrivals, capacity, horizon = engine_inputs(cfg, n_paths)
     run(network, arrivals, capacity, horizon, SEED)  # fresh scratch memory outside the timing
     t0, c0 = time.perf_counter(), time.process_time()
     res = run(network, arrivals, capacity, horizon, SEED)
