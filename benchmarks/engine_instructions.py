@@ -96,7 +96,12 @@ def main() -> int:
             ["valgrind", "--tool=callgrind", "--cache-sim=yes", "--branch-sim=yes",
              "--LL=1048576,16,64", f"--callgrind-out-file={out}", *me, str(RUNS)],
             env=env, check=True, capture_output=True, text=True)
-        visits = int(re.search(r"visits (\d+)", proc.stdout).group(1)) * RUNS  # type: ignore[union-attr]
+        found = re.search(r"visits (\d+)", proc.stdout)
+        if found is None:
+            print(f"error: the run under callgrind printed no visit count:\n{proc.stdout}",
+                  file=sys.stderr)
+            return 1
+        visits = int(found.group(1)) * RUNS
         annotate = subprocess.run(["callgrind_annotate", str(out)], check=True,
                                   capture_output=True, text=True).stdout
     rows = parse_functions(annotate)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from forecasting.capacity.distributions import Dist
 from forecasting.capacity.engine import Arrivals, Capacity, run
+from forecasting.capacity.engine_kernel import route_table
 from forecasting.capacity.network import Network, Pool, Stage
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
@@ -159,15 +160,13 @@ def test_more_servers_never_raise_the_backlog(c: int, extra: int, work: Dist, se
                          min_size=1, max_size=8), min_size=1, max_size=4),
        st.lists(st.floats(1e-12, 1.0 - 1e-12), min_size=1, max_size=20))
 def test_route_table_picks_the_same_destination_as_the_full_search(rows, us) -> None:
-    from forecasting.capacity.engine_kernel import _route_table
-
     width = max(len(r) for r in rows)
     probs = np.zeros((len(rows), width))
     for s, r in enumerate(rows):
         probs[s, : len(r)] = r
     probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-300)
     cum = np.cumsum(probs, axis=1)
-    r_cum, r_col, r_len = _route_table(cum)
+    r_cum, r_col, r_len = route_table(cum)
     for s in range(len(rows)):
         for u in [*us, float(cum[s, -1])]:
             full = next((j for j in range(width) if u < cum[s, j]), width - 1)

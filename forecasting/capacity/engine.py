@@ -65,7 +65,7 @@ import numpy as np
 
 from forecasting.capacity.distributions import path_keys
 from forecasting.capacity.engine_inputs import Arrivals, Capacity, check_edges, check_inputs
-from forecasting.capacity.engine_kernel import run_paths, scratch, sim_path
+from forecasting.capacity.engine_kernel import route_table, run_paths, scratch, sim_path
 from forecasting.capacity.network import POLICIES, Network
 from forecasting.errors import EhcpError
 
@@ -293,7 +293,7 @@ def prepare_run(
         else np.zeros((0, n_classes), np.int64)
     policy = np.array([POLICIES[p.policy] for p in network.pools], dtype=np.int64)
     prio = np.array([s.priority for s in network.stages], dtype=np.int64)
-    route_cum = np.cumsum(network.routing, axis=1)
+    routes = route_table(np.cumsum(network.routing, axis=1))
     keys = path_keys(seed, first_path, n_paths)
     band_off = 7.0 * np.asarray(late_edges_weeks, dtype=np.float64)
     n_weeks = int(horizon_days // 7)
@@ -316,7 +316,7 @@ def prepare_run(
     started = out.zeros("started", (n_paths, n_s, n_weeks), np.int32)
     wait_sum = out.zeros("wait_sum", (n_paths, n_s, n_weeks), np.float64)
     wait_hist = out.zeros("wait_hist", (n_paths, n_s, n_weeks, n_wb), np.int32)
-    net_args = (network.pool_of_stage(), prio, route_cum, dists.kind, dists.p1, dists.p2,
+    net_args = (network.pool_of_stage(), prio, *routes, dists.kind, dists.p1, dists.p2,
                 dists.emp_start, dists.emp_len, dists.emp, par_start, par_len, class_rank, policy,
                 float(horizon_days), band_off, wait_edges)
     a = arrivals

@@ -35,7 +35,7 @@ from forecasting.capacity.engine_heaps import (
     time_order,
 )
 
-__all__ = ["run_paths", "scratch", "sim_path"]
+__all__ = ["route_table", "run_paths", "scratch", "sim_path"]
 
 # numba's on-disk cache is keyed by this file's text only, not by the functions it inlines from
 # other modules (distributions.py, engine_heaps.py): after changing those, change DRAWS here so
@@ -192,13 +192,14 @@ def _add_banded(idiff, s, a, b, deadline, band_off, n_weeks):
 
 
 @njit(cache=True)
-def _route_table(route_cum):
+def route_table(route_cum):
     """The columns of ``route_cum`` that can be chosen: those whose cumulative probability
     rises (``r_col[s, :r_len[s]]``, with their ``r_cum``).
 
     The first ``j`` with ``u < route_cum[s, j]`` is always such a column (where it does not
     rise, ``u`` was already below the column before), so searching these alone gives the same
-    destination in a step or two instead of up to one per stage and exit.
+    destination in a step or two instead of up to one per stage and exit. Depends on the
+    network only: made once per run (``engine.prepare_run``) and passed to the kernel.
     """
     n_stages, n_cols = route_cum.shape
     r_cum = np.empty((n_stages, n_cols), np.float64)
@@ -259,8 +260,8 @@ def _schedule(heap, hn, far, cur, ci, tick_next, bh, inv_w, n, t, payload, horiz
 
 @njit(cache=True, nogil=True)
 def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
-             pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp, par_start, par_len,
-             class_rank, policy, horizon, band_off, wait_edges,
+             pool_of, prio, r_cum, r_col, r_len, dkind, dp1, dp2, des, dln, emp, par_start,
+             par_len, class_rank, policy, horizon, band_off, wait_edges,
              exit_time, exit_code, stage_h,
              entries, completions, exits, exits_late, waiting, in_stage, work_hours,
              started, wait_sum, wait_hist, record, fs, ints, ordk, qk1, qk2, qsq, qc, heap):
@@ -313,7 +314,6 @@ def sim_path(key, t_in, stage_in, cls_in, mult_in, dl_in, servers, speed,
     f_tail = np.full((n_pools, max_lv), -1, np.int64)
     wdiff = np.zeros((n_stages, n_weeks + 1), np.int64)
     idiff = np.zeros((n_stages, n_bands, n_weeks + 1), np.int64)
-    r_cum, r_col, r_len = _route_table(route_cum)
     # Pending events live in a calendar of time buckets (see _event_loop).
     inv_w = min(max(n / horizon, 1.0), 64.0)
     if horizon * inv_w > 4.0 * n + 4096.0:
@@ -642,8 +642,8 @@ def uniform_at(state):
 
 @njit(cache=True, nogil=True)
 def run_paths(first, last, keys, offsets, t_arr, stage0, cls, mult, dl, servers, speed,
-              pool_of, prio, route_cum, dkind, dp1, dp2, des, dln, emp, par_start, par_len,
-              class_rank, policy, horizon, band_off, wait_edges,
+              pool_of, prio, r_cum, r_col, r_len, dkind, dp1, dp2, des, dln, emp, par_start,
+              par_len, class_rank, policy, horizon, band_off, wait_edges,
               exit_time, exit_code, stage_h,
               entries, completions, exits, exits_late, waiting, in_stage, work_hours,
               started, wait_sum, wait_hist, visits, fs, ints, ordk, qk1, qk2, qsq, qc, heap):
@@ -659,7 +659,8 @@ def run_paths(first, last, keys, offsets, t_arr, stage0, cls, mult, dl, servers,
         b = offsets[p + 1]
         cp = p % n_cap
         v, _ = sim_path(keys[p], t_arr[a:b], stage0[a:b], cls[a:b], mult[a:b], dl[a:b],
-                        servers[cp], speed[cp], pool_of, prio, route_cum, dkind, dp1, dp2, des,
+                        servers[cp], speed[cp], pool_of, prio, r_cum, r_col, r_len, dkind, dp1,
+                        dp2, des,
                         dln, emp, par_start, par_len, class_rank, policy, horizon, band_off,
                         wait_edges, exit_time[a:b], exit_code[a:b], stage_h[a:b], entries[p],
                         completions[p], exits[p], exits_late[p], waiting[p], in_stage[p],
